@@ -1,0 +1,35 @@
+# Two set-up commands for a fresh machine (see README):
+#   make play   install everything, then run the main job on the built-in default world
+#   make test   install everything, then lint and run the whole test-suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: play test lint bench install clean
+
+$(STAMP): pyproject.toml scripts/install_system.sh
+	bash scripts/install_system.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+play: $(STAMP)
+	$(BIN)/loci demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+test: lint
+	$(BIN)/pytest -q -n 2
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/geometry.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,29 @@
+"""Describe the machine a benchmark ran on, for the JSON and the tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+
+def machine_info() -> dict:
+    """CPU model, core count, torch version and thread count."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.machine()}",
+    }

@@ -1,0 +1,118 @@
+"""Accumulate key steps into a global camera pose, in "fly" or "walk" mode.
+
+- ``fly``: pure 6-DoF, ``pose = pose @ key_delta(keys)``; pitch is unlimited and rolls can build up
+  from combined turns and pitches.
+- ``walk`` (FPS / Doom style): the world's vertical axis is the global frame's y axis (up = -y,
+  because the global frame is the first camera's OpenCV frame). The state is a position, a heading
+  (yaw about world y) and a separate pitch clamped to ``±max_pitch_deg``; the rotation is
+  ``Ry(yaw) @ Rx(pitch)``, so there is never any roll. W/S/A/D move in the horizontal plane of the
+  heading whatever the pitch; a combined move-and-turn follows the same arc as in fly mode.
+  A start pose's roll is dropped and its pitch clamped, so ``.pose`` after construction may differ
+  from ``start`` in walk mode.
+The state is kept in float64 (no drift over long sessions); poses come out as float32 ``(4, 4)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Literal, get_args
+
+import torch
+
+from loci.geometry import check_pose, make_pose, se3_exp
+
+from .angles import ypr_angles, ypr_matrix
+from .keys import KeyStepConfig, canonical_keys, key_delta, key_twist
+
+Mode = Literal["fly", "walk"]
+MODES: tuple[str, ...] = get_args(Mode)
+_CLAMP_TOL = 1e-9  # radians: reaching the pitch limit up to rounding is not clamping
+
+
+class PoseController:
+    """Turns key steps into camera-to-world poses ``(4, 4)`` float32 in the global frame."""
+
+    def __init__(
+        self, cfg: KeyStepConfig | None = None, start: torch.Tensor | None = None, mode: Mode = "fly"
+    ):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.cfg = cfg or KeyStepConfig()
+        self.mode: Mode = mode
+        self.reset(torch.eye(4) if start is None else start)
+
+    # --- state ------------------------------------------------------------------------------------
+    def reset(self, start: torch.Tensor | None = None) -> torch.Tensor:
+        """Go back to the start pose (or to a new ``start`` ``(4, 4)``); returns the pose."""
+        if start is not None:
+            check_pose(start, "start")
+            if start.shape != (4, 4):
+                raise ValueError(f"start must have shape (4, 4), got {tuple(start.shape)}")
+            self._start = start.detach().to("cpu", torch.float64).clone()
+        self._pose = self._start.clone()  # fly-mode state
+        yaw, pitch, _ = ypr_angles(self._start[:3, :3])
+        self._yaw = yaw  # walk-mode state: heading, clamped pitch, position
+        self._pitch = self._clamp(pitch)
+        self._position = self._start[:3, 3].clone()
+        return self.pose
+
+    @property
+    def pose(self) -> torch.Tensor:
+        """Current camera-to-world pose ``(4, 4)`` float32."""
+        return self._pose64().to(torch.float32)
+
+    @property
+    def pitch_deg(self) -> float:
+        """Walk-mode pitch in degrees (``> 0`` looks up); in fly mode, the pitch of the current pose."""
+        if self.mode == "walk":
+            return math.degrees(self._pitch)
+        return math.degrees(ypr_angles(self._pose[:3, :3])[1])
+
+    # --- stepping ---------------------------------------------------------------------------------
+    def step(self, keys: str) -> torch.Tensor:
+        """Apply one step of held keys (e.g. ``"W"``, ``"WQ"``, ``"."``); returns the new pose ``(4, 4)``."""
+        self._pose, self._yaw, self._pitch, self._position = self._next(keys)
+        return self.pose
+
+    def peek(self, keys: str) -> torch.Tensor:
+        """The pose ``(4, 4)`` that ``step(keys)`` would give, without moving."""
+        pose, yaw, pitch, position = self._next(keys)
+        if self.mode == "fly":
+            return pose.to(torch.float32)
+        return make_pose(ypr_matrix(yaw, pitch), position).to(torch.float32)
+
+    def would_clamp(self, keys: str) -> bool:
+        """Whether ``step(keys)`` would hit the walk-mode pitch limit (then its inverse would not undo it)."""
+        if self.mode != "walk":
+            return False
+        wanted = self._pitch + float(key_twist(keys, self.cfg)[3])
+        return abs(self._clamp(wanted) - wanted) > _CLAMP_TOL
+
+    def _next(self, keys: str) -> tuple[torch.Tensor, float, float, torch.Tensor]:
+        if self.mode == "fly":
+            pose = self._pose @ key_delta(keys, self.cfg, torch.float64)
+            return pose, self._yaw, self._pitch, self._position
+        xi = key_twist(keys, self.cfg)
+        heading = make_pose(ypr_matrix(self._yaw, 0.0), self._position)
+        heading = heading @ _walk_delta(canonical_keys(keys), self.cfg)
+        yaw = self._yaw + float(xi[4])
+        pitch = self._clamp(self._pitch + float(xi[3]))
+        return self._pose, yaw, pitch, heading[:3, 3].clone()
+
+    def _clamp(self, pitch: float) -> float:
+        limit = math.radians(self.cfg.max_pitch_deg)
+        return max(-limit, min(limit, pitch))
+
+    def _pose64(self) -> torch.Tensor:
+        if self.mode == "fly":
+            return self._pose
+        return make_pose(ypr_matrix(self._yaw, self._pitch), self._position)
+
+
+@functools.lru_cache(maxsize=1024)
+def _walk_delta(keys: str, cfg: KeyStepConfig) -> torch.Tensor:
+    """Cached heading-frame delta ``(4, 4)`` float64 of a walk step: no pitch, no vertical motion."""
+    planar = key_twist(keys, cfg)
+    planar[[1, 3, 5]] = 0  # walk moves in the heading plane and turns about the vertical only
+    return se3_exp(planar)

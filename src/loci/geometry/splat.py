@@ -1,0 +1,144 @@
+"""Z-buffered splatting of points with C-channel features into a camera image.
+
+This is the renderer behind forward warping and explicit point memories. Two modes:
+
+- ``"nearest"``: every point lands on the pixel that contains it; the nearest point wins (exact
+  ties are averaged). Sharp, leaves cracks when the target view magnifies the source.
+- ``"bilinear"``: every point spreads over its 4 neighbouring pixel centres with bilinear weights;
+  per pixel, contributions within ``depth_tolerance`` (relative) of the nearest point *inside* that
+  pixel (of any point, if none is inside) are averaged by weight, farther ones are occluded.
+  Smoother and fewer cracks than nearest, without growing foreground edges.
+
+A pixel that received no accepted contribution is a hole: ``mask`` is False there and its
+features and depth are 0.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+
+from .checks import check_intrinsics, check_pose, check_size, check_trailing
+from .projection import _project_camera, _transform
+from .se3 import invert
+
+SplatMode = Literal["nearest", "bilinear"]
+NEAR_PLANE = 1e-4
+
+
+class Rendered(NamedTuple):
+    """A rendered view: ``features (B, C, H, W)``, ``depth (B, H, W)`` (0 in holes), ``mask (B, H, W)`` bool."""
+
+    features: torch.Tensor
+    depth: torch.Tensor
+    mask: torch.Tensor
+
+
+def _splat_camera(
+    points: torch.Tensor,
+    features: torch.Tensor,
+    K: torch.Tensor,
+    size: tuple[int, int],
+    mode: SplatMode = "nearest",
+    valid: torch.Tensor | None = None,
+    depth_tolerance: float = 0.03,
+    min_weight: float = 1e-3,
+) -> Rendered:
+    """Unchecked core. ``points (B, N, 3)`` in the camera frame, ``features (B, N, C)``, ``K (B, 3, 3)``."""
+    b, n, c = features.shape
+    h, w = size
+    uv, z = _project_camera(points, K)
+    ok = z > NEAR_PLANE
+    if valid is not None:
+        ok = ok & valid
+    batch = torch.arange(b, device=points.device)[:, None].expand(b, n)
+    if mode == "nearest":
+        x = torch.floor(uv[..., 0])
+        y = torch.floor(uv[..., 1])
+        wgt = torch.ones_like(z)
+        tol = 0.0
+    elif mode == "bilinear":
+        x0 = torch.floor(uv[..., 0] - 0.5)
+        y0 = torch.floor(uv[..., 1] - 0.5)
+        fx = uv[..., 0] - 0.5 - x0
+        fy = uv[..., 1] - 0.5 - y0
+        x = torch.stack([x0, x0 + 1, x0, x0 + 1], -1)
+        y = torch.stack([y0, y0, y0 + 1, y0 + 1], -1)
+        wgt = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
+        own = (x == torch.floor(uv[..., :1])) & (y == torch.floor(uv[..., 1:]))  # the pixel holding the point
+        z = z[..., None].expand_as(wgt)
+        ok = ok[..., None] & (wgt > 0)
+        batch = batch[..., None].expand_as(wgt)
+        features = features[:, :, None, :].expand(b, n, 4, c)
+        tol = depth_tolerance
+    else:
+        raise ValueError(f"unknown splat mode {mode!r}; use 'nearest' or 'bilinear'")
+    ok = ok & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    # Rejected contributions go to one extra "trash" pixel at index b*h*w instead of being
+    # compacted away: no boolean indexing, no data-dependent shapes.
+    trash = b * h * w
+    flat = batch * (h * w) + y.clamp(0, h - 1).long() * w + x.clamp(0, w - 1).long()
+    flat = torch.where(ok, flat, trash).reshape(-1)
+    z = torch.where(ok, z, torch.full_like(z, float("inf"))).reshape(-1)
+    zbuf = torch.full((trash + 1,), float("inf"), dtype=z.dtype, device=z.device)
+    zbuf.scatter_reduce_(0, flat, z, reduce="amin")
+    if mode == "bilinear":
+        # The occluder of a pixel is the nearest point *inside* it (the nearest-mode z-buffer);
+        # points of neighbouring pixels only fill pixels that hold no point. Without this,
+        # foreground objects grow by a pixel over the background they occlude.
+        inside = torch.full_like(zbuf, float("inf"))
+        inside.scatter_reduce_(0, flat, torch.where(own.reshape(-1), z, zbuf[-1]), reduce="amin")
+        zbuf = torch.where(torch.isfinite(inside), inside, zbuf)
+    keep = (z <= zbuf[flat] * (1 + tol)) & (flat != trash)
+    w_ok = torch.where(keep, wgt.reshape(-1), torch.zeros_like(z))
+    z_w = torch.where(keep, z, torch.zeros_like(z)) * w_ok
+    f_w = features.reshape(-1, c) * w_ok[:, None]
+
+    wsum = torch.zeros(trash + 1, dtype=z.dtype, device=z.device).index_add_(0, flat, w_ok)[:trash]
+    zsum = torch.zeros(trash + 1, dtype=z.dtype, device=z.device).index_add_(0, flat, z_w)[:trash]
+    fsum = torch.zeros(trash + 1, c, dtype=f_w.dtype, device=z.device).index_add_(0, flat, f_w)[:trash]
+    mask = wsum > min_weight
+    denom = torch.where(mask, wsum, torch.ones_like(wsum))
+    feat = torch.where(mask[:, None], fsum / denom[:, None], torch.zeros_like(fsum))
+    depth = torch.where(mask, zsum / denom, torch.zeros_like(zsum))
+    return Rendered(
+        feat.view(b, h, w, c).permute(0, 3, 1, 2),
+        depth.view(b, h, w),
+        mask.view(b, h, w),
+    )
+
+
+def render_points(
+    points: torch.Tensor,
+    features: torch.Tensor,
+    K: torch.Tensor,
+    c2w: torch.Tensor,
+    size: tuple[int, int],
+    mode: SplatMode = "nearest",
+    valid: torch.Tensor | None = None,
+    depth_tolerance: float = 0.03,
+) -> Rendered:
+    """Render world points ``(B, N, 3)`` with features ``(B, N, C)`` into cameras ``K (B, 3, 3)``, ``c2w (B, 4, 4)``.
+
+    ``valid (B, N)`` optionally masks points out. Unbatched inputs ``(N, 3)``, ``(N, C)``,
+    ``(3, 3)``, ``(4, 4)`` are accepted and give an unbatched result ``(C, H, W)``, ``(H, W)``.
+    """
+    check_trailing(points, "points", (None, 3))
+    check_trailing(features, "features", (None, None))
+    check_intrinsics(K)
+    check_pose(c2w, "c2w")
+    size = check_size(size)
+    unbatched = points.dim() == 2
+    if unbatched:
+        points, features = points[None], features[None]
+        valid = None if valid is None else valid[None]
+    if features.shape[:-1] != points.shape[:-1]:
+        raise ValueError(
+            f"features {tuple(features.shape)} must match points {tuple(points.shape)} in (B, N)"
+        )
+    b = points.shape[0]
+    K = K.expand(b, 3, 3)
+    pts_cam = _transform(points, invert(c2w).expand(b, 4, 4))
+    out = _splat_camera(pts_cam, features, K, size, mode, valid, depth_tolerance)
+    return Rendered(*(t[0] for t in out)) if unbatched else out

@@ -1,0 +1,19 @@
+"""Files at the edges of loci: atomic writes, MP4 videos, images for people (depth colouring, panels).
+
+Imports nothing of loci's: any layer may use it.
+"""
+
+from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from .video import Mp4Writer, write_mp4
+from .visual import colorize_depth, hstack_panels, to_uint8_image
+
+__all__ = [
+    "Mp4Writer",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "colorize_depth",
+    "hstack_panels",
+    "to_uint8_image",
+    "write_mp4",
+]
