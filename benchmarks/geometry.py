@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from functools import partial
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loci.geometry import (
     SyntheticScene,
     backward_warp,
@@ -26,8 +24,7 @@ from loci.geometry import (
     render,
     so3_exp,
 )
-from loci.io import atomic_write_text
-from machine import machine_info
+from loci.io import atomic_write_text, machine_info
 
 
 def rate(fn, seconds: float) -> float:

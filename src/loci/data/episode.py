@@ -48,6 +48,7 @@ class EpisodeMeta:
     frames: int
     size: tuple[int, int]
     engine_config: dict[str, Any] = field(default_factory=dict)
+    ended_early: bool = False
     depth_units: str = "m"
     format: str = FORMAT
     version: int = VERSION

@@ -19,7 +19,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from loci.engines import POLICIES, Engine, engine_classes, engine_config_dict, make_engine, make_policy
+from loci.engines import (
+    POLICIES,
+    Engine,
+    EpisodeEnded,
+    engine_classes,
+    engine_config_dict,
+    make_engine,
+    make_policy,
+)
 
 from .episode import EpisodeMeta, EpisodeWriter
 from .splits import split_of
@@ -71,7 +79,10 @@ def run_episode(engine: Engine, job: EpisodeJob, out: Path) -> Path:
     writer = EpisodeWriter(out, meta)
     writer.append(obs)
     for _ in range(job.frames - 1):
-        obs = engine.step(policy.act(obs))
+        try:
+            obs = engine.step(policy.act(obs))
+        except EpisodeEnded:  # died or left the level: keep what was recorded
+            return writer.close(ended_early=True)
         writer.append(obs)
     return writer.close()
 
@@ -124,9 +135,9 @@ def generate(
     """
     overrides = dict(engine_overrides or {})
     engine_classes(engine)  # unknown engine / missing module: fail before any work
+    jobs = plan_jobs(engine, levels, episodes, frames, policy, seed)
     out = Path(out)
     check_output_dir(out)
-    jobs = plan_jobs(engine, levels, episodes, frames, policy, seed)
     start = time.perf_counter()
     done: list[str] = []
     todo = []

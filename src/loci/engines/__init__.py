@@ -5,7 +5,7 @@
 engines' own packages import only when an engine is built.
 """
 
-from .base import Engine, EngineUnavailable
+from .base import Engine, EngineUnavailable, EpisodeEnded
 from .camera_check import WarpCheck, warp_psnr
 from .explore import POLICIES, ExploreConfig, Policy, make_policy
 from .observation import Observation
@@ -16,6 +16,7 @@ __all__ = [
     "POLICIES",
     "Engine",
     "EngineUnavailable",
+    "EpisodeEnded",
     "ExploreConfig",
     "Observation",
     "Policy",

@@ -22,6 +22,13 @@ class EngineUnavailable(RuntimeError):
     """The engine's Python package or system libraries are missing (the message says how to install)."""
 
 
+class EpisodeEnded(RuntimeError):
+    """The engine ended the episode by itself (the player died, or walked through a level exit).
+
+    ``step`` raises it; the observations so far are valid, and the caller must ``reset``.
+    """
+
+
 class Engine(abc.ABC):
     """A ground-truth world. Not thread-safe; one episode at a time; ``close()`` frees it."""
 

@@ -4,6 +4,7 @@ Imports nothing of loci's: any layer may use it.
 """
 
 from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from .machine import machine_info
 from .video import Mp4Writer, write_mp4
 from .visual import colorize_depth, hstack_panels, to_uint8_image
 
@@ -14,6 +15,7 @@ __all__ = [
     "atomic_write_text",
     "colorize_depth",
     "hstack_panels",
+    "machine_info",
     "to_uint8_image",
     "write_mp4",
 ]

@@ -1,4 +1,4 @@
-"""Describe the machine a benchmark ran on, for the JSON and the tables."""
+"""Describe the machine a measurement ran on, for benchmark JSON and tables."""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""The ``loci`` command as a user runs it: outputs exist, bad input is one line and exit code 2."""
+
+import av
+import pytest
+
+from loci.cli import main
+
+
+def frames_of(path):
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def test_demo_writes_an_mp4_and_a_still(tmp_path, capsys):
+    out, still = tmp_path / "demo.mp4", tmp_path / "demo.png"
+    assert main(["demo", "--out", str(out), "--still", str(still), "--height", "48", "--width", "64"]) == 0
+    frames = frames_of(out)
+    assert len(frames) > 40 and frames[0].shape == (48, 64 * 2 + 2, 3)
+    assert still.stat().st_size > 0
+    assert str(out.resolve()) in capsys.readouterr().out
+
+
+def test_data_generate_and_show(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    args = [
+        "data",
+        "generate",
+        "--engine",
+        "synthetic",
+        "--levels",
+        "room",
+        "--episodes",
+        "2",
+        "--frames",
+        "6",
+    ]
+    assert main([*args, "--out", str(ds), "--workers", "1", "--height", "30", "--width", "40"]) == 0
+    episodes = sorted(p for p in ds.iterdir())
+    assert len(episodes) == 2
+    assert main(["data", "show", str(episodes[0]), "--out", str(tmp_path / "ep.mp4")]) == 0
+    frames = frames_of(tmp_path / "ep.mp4")
+    assert len(frames) == 6 and frames[0].shape[0] == 30
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--engine", "quake", "--levels", "e1m1"], "unknown engine"),
+        (["--engine", "synthetic", "--levels", "MAP01"], "unknown level"),
+        (["--engine", "synthetic", "--levels", "room", "--policy", "teleport"], "unknown policy"),
+    ],
+)
+def test_data_generate_bad_input_is_one_clear_line(tmp_path, capsys, argv, message):
+    out = tmp_path / "ds"
+    code = main(
+        ["data", "generate", *argv, "--episodes", "1", "--frames", "3", "--out", str(out), "--workers", "1"]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err
+    assert not out.exists()
+
+
+def test_unwritable_output_and_missing_episode(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code = main(
+        [
+            "data",
+            "generate",
+            "--engine",
+            "synthetic",
+            "--levels",
+            "room",
+            "--episodes",
+            "1",
+            "--frames",
+            "3",
+            "--out",
+            str(blocker / "ds"),
+        ]
+    )
+    assert code == 2 and "output directory" in capsys.readouterr().err
+    assert main(["data", "show", str(tmp_path / "nothing")]) == 2
+    assert "not an episode" in capsys.readouterr().err
