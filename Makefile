@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml scripts/install_system.sh
 install: $(STAMP)
 
 play: $(STAMP)
-	$(BIN)/loci demo
+	$(BIN)/loci play
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

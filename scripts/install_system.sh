@@ -2,7 +2,8 @@
 # System packages loci needs on a fresh Debian machine. Idempotent; a no-op when all are present.
 set -euo pipefail
 # EGL + Mesa: headless OpenGL for MiniWorld (pyglet) on machines without a display or GPU.
-packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libgbm1)
+packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libgbm1
+  chromium)  # Debian's Chromium: the real browser the player's Playwright test drives
 if ((${#packages[@]})); then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

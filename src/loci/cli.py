@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+DEFAULT_START = "doom:MAP01:3"  # the built-in default world: a ViZDoom start frame with its depth
+
 
 def _cmd_demo(args: argparse.Namespace) -> None:
     from loci.demo import DemoConfig, render_demo
@@ -49,6 +51,29 @@ def _cmd_data_show(args: argparse.Namespace) -> None:
     print(f"wrote {show_episode(args.episode, args.out, fps=args.fps).resolve()}")
 
 
+def _cmd_rollout(args: argparse.Namespace) -> None:
+    from loci.control import Trajectory
+    from loci.world.rollout import key_actions, start_session, trajectory_actions, write_rollout
+
+    if (args.actions is None) == (args.trajectory is None):
+        raise ValueError("give exactly one of --actions or --trajectory")
+    actions = (
+        key_actions(args.actions) if args.actions else trajectory_actions(Trajectory.load(args.trajectory))
+    )
+    session = start_session(args.world, args.start, (args.height, args.width))
+    out = write_rollout(session, actions, args.out, fps=args.fps)
+    print(f"wrote {out.resolve()} and {out.with_suffix('.json').resolve()}")
+
+
+def _cmd_play(args: argparse.Namespace) -> None:
+    from loci.serve import PlayerConfig, run_player
+    from loci.world.rollout import session_factory
+
+    make_session = session_factory(args.world, args.start, (args.height, args.width))
+    make_session()  # build once up front: a bad world or start fails here, with one clear line
+    run_player(PlayerConfig(make_session=make_session, host=args.host, port=args.port, saves_dir=args.saves))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loci", description="Interactive 4D world models grounded in geometry.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -58,6 +83,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--height", type=int, default=240)
     demo.add_argument("--width", type=int, default=320)
     demo.set_defaults(func=_cmd_demo)
+
+    play = sub.add_parser("play", help="walk through a world in the browser (W/A/S/D/Q/E/R/F)")
+    play.add_argument(
+        "--world", default="warp", help="backend: warp, copy-last or engine (default: %(default)s)"
+    )
+    play.add_argument(
+        "--start", default=DEFAULT_START, help="doom:MAP01[:seed], miniworld:OneRoom[:seed], synthetic:room"
+    )
+    play.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback only)")
+    play.add_argument("--port", type=int, default=8765)
+    play.add_argument("--saves", default="outputs/sessions", help="where saved worlds go")
+    play.add_argument("--height", type=int, default=120)
+    play.add_argument("--width", type=int, default=160)
+    play.set_defaults(func=_cmd_play)
+
+    roll = sub.add_parser("rollout", help="drive a world with keys or a trajectory; write MP4 + poses JSON")
+    roll.add_argument(
+        "--world", default="warp", help="backend: warp, copy-last or engine (default: %(default)s)"
+    )
+    roll.add_argument(
+        "--start", default="doom:MAP01", help="doom:MAP01[:seed], miniworld:OneRoom[:seed], synthetic:room"
+    )
+    roll.add_argument("--actions", default=None, help='one step per key, e.g. "WWWWQQDD"')
+    roll.add_argument("--trajectory", default=None, help="a trajectory JSON (loci.control.Trajectory)")
+    roll.add_argument("--out", default="outputs/rollout.mp4")
+    roll.add_argument("--fps", type=float, default=15.0)
+    roll.add_argument("--height", type=int, default=120)
+    roll.add_argument("--width", type=int, default=160)
+    roll.set_defaults(func=_cmd_rollout)
 
     data = sub.add_parser("data", help="ground-truth episode datasets from engines").add_subparsers(
         dest="data_command", required=True

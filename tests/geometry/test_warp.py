@@ -185,3 +185,13 @@ def test_bad_input_raises():
         forward_warp(src.rgb[0], src.depth, K, SRC, K, SRC)
     with pytest.raises(ValueError, match="depth_src"):
         backward_warp(src.rgb, src.depth, K, SRC, K, SRC, depth_src=src.depth[:-1])
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_nothing_in_view_renders_an_empty_image(mode):
+    """Points all behind the camera (or none at all): an empty image, not an error."""
+    behind = torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, -2.0]])
+    out = render_points(behind, torch.ones(2, 3), K, identity_pose(), SIZE, mode=mode)
+    assert not out.mask.any() and out.features.shape == (3, *SIZE)
+    empty = render_points(torch.zeros(0, 3), torch.zeros(0, 3), K, identity_pose(), SIZE, mode=mode)
+    assert not empty.mask.any()

@@ -69,6 +69,47 @@ class PoseController:
             return math.degrees(self._pitch)
         return math.degrees(ypr_angles(self._pose[:3, :3])[1])
 
+    def set_pose(self, pose: torch.Tensor) -> torch.Tensor:
+        """Move to ``pose`` ``(4, 4)`` (e.g. after a text command or a target pose); keeps the start.
+
+        In walk mode the pose's roll is dropped and its pitch clamped, as for a start pose.
+        """
+        check_pose(pose, "pose")
+        p = pose.detach().to("cpu", torch.float64)
+        self._pose = p.clone()
+        yaw, pitch, _ = ypr_angles(p[:3, :3])
+        self._yaw, self._pitch, self._position = yaw, self._clamp(pitch), p[:3, 3].clone()
+        return self.pose
+
+    def state(self) -> torch.Tensor:
+        """The exact controller state as a float64 tensor ``(21,)``: start (16), yaw, pitch, position (3).
+
+        In fly mode the pose itself is the state: ``(32,)`` = start (16) + pose (16).
+        """
+        if self.mode == "fly":
+            return torch.cat([self._start.reshape(-1), self._pose.reshape(-1)])
+        return torch.cat(
+            [
+                self._start.reshape(-1),
+                torch.tensor([self._yaw, self._pitch], dtype=torch.float64),
+                self._position,
+            ]
+        )
+
+    def load_state(self, state: torch.Tensor) -> None:
+        """Restore :meth:`state` exactly."""
+        want = 32 if self.mode == "fly" else 21
+        if state.shape != (want,) or not bool(torch.isfinite(state).all()):
+            raise ValueError(
+                f"{self.mode}-mode controller state must be ({want},) finite, got {tuple(state.shape)}"
+            )
+        st = state.to(torch.float64)
+        self._start = st[:16].reshape(4, 4).clone()
+        if self.mode == "fly":
+            self._pose = st[16:].reshape(4, 4).clone()
+        else:
+            self._yaw, self._pitch, self._position = float(st[16]), float(st[17]), st[18:21].clone()
+
     # --- stepping ---------------------------------------------------------------------------------
     def step(self, keys: str) -> torch.Tensor:
         """Apply one step of held keys (e.g. ``"W"``, ``"WQ"``, ``"."``); returns the new pose ``(4, 4)``."""

@@ -5,29 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
-from loci.io import Mp4Writer, colorize_depth, hstack_panels
+from loci.io import Mp4Writer, TopDownMap, colorize_depth, hstack_panels
 
 from .episode import Episode
-
-
-def _ground_frame(poses: np.ndarray) -> np.ndarray:
-    """World-to-map rotation ``(3, 3)``: rows = map right, map up (-forward), world down.
-
-    Engines differ in their world axes, so "down" is taken from the cameras themselves: the mean
-    camera y axis (OpenCV y points down in the image; engines keep cameras upright).
-    """
-    down = poses[:, :3, 1].mean(0)
-    down /= np.linalg.norm(down)
-    fwd = poses[0, :3, 2] - down * (poses[0, :3, 2] @ down)
-    if np.linalg.norm(fwd) < 1e-6:
-        fwd = poses[0, :3, 0]
-    fwd /= np.linalg.norm(fwd)
-    right = np.cross(down, fwd)
-    return np.stack([right, fwd, down])
 
 
 def _map_points(ep: Episode, every: int, stride: int, max_depth: float) -> np.ndarray:
@@ -43,45 +26,6 @@ def _map_points(ep: Episode, every: int, stride: int, max_depth: float) -> np.nd
         pose = ep.poses[t]
         pts.append(cam @ pose[:3, :3].T + pose[:3, 3])
     return np.concatenate(pts) if pts else np.zeros((0, 3))
-
-
-class TopDownMap:
-    """Draws the trajectory (and the points seen) from above, in a fixed frame for the episode."""
-
-    def __init__(self, poses: np.ndarray, points: np.ndarray, size: int):
-        self.R = _ground_frame(poses)
-        cams = (poses[:, :3, 3] @ self.R.T)[:, :2]
-        pts = (points @ self.R.T)[:, :2] if len(points) else cams
-        lo = np.minimum(cams.min(0), np.percentile(pts, 2, axis=0)) - 0.5
-        hi = np.maximum(cams.max(0), np.percentile(pts, 98, axis=0)) + 0.5
-        self.size = size
-        self.scale = (size - 8) / max(float((hi - lo).max()), 1e-6)
-        self.lo, self.cams = lo, cams
-        self.base = np.full((size, size, 3), 24, np.uint8)
-        px = self._px(pts)
-        keep = (px >= 0).all(1) & (px < size).all(1)
-        self.base[px[keep, 1], px[keep, 0]] = (110, 110, 110)
-
-    def _px(self, xy: np.ndarray) -> np.ndarray:
-        p = (xy - self.lo) * self.scale + 4
-        return np.stack([p[:, 0], self.size - 1 - p[:, 1]], 1).astype(np.int32)
-
-    def draw(self, t: int, poses: np.ndarray) -> np.ndarray:
-        img = self.base.copy()
-        px = self._px(self.cams)
-        cv2.polylines(img, [px[: t + 1]], False, (80, 200, 255), 1, cv2.LINE_AA)
-        heading = (poses[t, :3, 2] @ self.R.T)[:2]
-        tip = self._px(self.cams[t : t + 1] + 0.6 * heading / max(np.linalg.norm(heading), 1e-6))[0]
-        cv2.arrowedLine(
-            img,
-            tuple(int(c) for c in px[t]),
-            tuple(int(c) for c in tip),
-            (255, 80, 80),
-            2,
-            cv2.LINE_AA,
-            tipLength=0.4,
-        )
-        return img
 
 
 def show_episode(path: str | os.PathLike, out: str | os.PathLike | None = None, fps: float = 15.0) -> Path:

@@ -41,11 +41,16 @@ def transform_points(points: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
 
 
 def _project_camera(points_cam: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unchecked: camera-frame points ``(..., N, 3)`` -> pixels ``(..., N, 2)``, z ``(..., N)``."""
-    z = points_cam[..., 2]
-    safe_z = torch.where(z.abs() > 1e-12, z, torch.full_like(z, 1e-12))
-    uvw = points_cam @ K.transpose(-1, -2)
-    return uvw[..., :2] / safe_z[..., None], z
+    """Unchecked: camera-frame points ``(..., N, 3)`` -> pixels ``(..., N, 2)``, z ``(..., N)``.
+
+    Element-wise (K's last row is ``[0, 0, 1]``): cheaper than a matmul for large point sets.
+    """
+    x, y, z = points_cam[..., 0], points_cam[..., 1], points_cam[..., 2]
+    inv_z = 1.0 / torch.where(z.abs() > 1e-12, z, torch.full_like(z, 1e-12))
+    k = K[..., None, :, :]
+    u = (k[..., 0, 0] * x + k[..., 0, 1] * y) * inv_z + k[..., 0, 2]
+    v = (k[..., 1, 0] * x + k[..., 1, 1] * y) * inv_z + k[..., 1, 2]
+    return torch.stack([u, v], -1), z
 
 
 def project(points: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

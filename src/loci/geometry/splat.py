@@ -46,44 +46,65 @@ def _splat_camera(
     min_weight: float = 1e-3,
 ) -> Rendered:
     """Unchecked core. ``points (B, N, 3)`` in the camera frame, ``features (B, N, C)``, ``K (B, 3, 3)``."""
+    return _splat_camera_winners(points, features, K, size, mode, valid, depth_tolerance, min_weight)[0]
+
+
+def _splat_camera_winners(
+    points: torch.Tensor,
+    features: torch.Tensor,
+    K: torch.Tensor,
+    size: tuple[int, int],
+    mode: SplatMode = "nearest",
+    valid: torch.Tensor | None = None,
+    depth_tolerance: float = 0.03,
+    min_weight: float = 1e-3,
+) -> tuple[Rendered, torch.Tensor]:
+    """:func:`_splat_camera` that also returns which points ``(B, N)`` bool contributed to a pixel."""
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"unknown splat mode {mode!r}; use 'nearest' or 'bilinear'")
     b, n, c = features.shape
     h, w = size
     uv, z = _project_camera(points, K)
-    ok = z > NEAR_PLANE
+    # Frustum cull first and work on the surviving points only (a memory mostly lies off-screen).
+    pad = 1.0 if mode == "bilinear" else 0.0
+    ok = (
+        (z > NEAR_PLANE)
+        & (uv[..., 0] >= -pad)
+        & (uv[..., 0] < w + pad)
+        & (uv[..., 1] >= -pad)
+        & (uv[..., 1] < h + pad)
+    )
     if valid is not None:
         ok = ok & valid
-    batch = torch.arange(b, device=points.device)[:, None].expand(b, n)
+    sel = ok.reshape(-1).nonzero().squeeze(1)
+    u, v, z = uv[..., 0].reshape(-1)[sel], uv[..., 1].reshape(-1)[sel], z.reshape(-1)[sel]
+    f = features.reshape(-1, c)[sel]
+    batch = torch.div(sel, n, rounding_mode="floor")
     if mode == "nearest":
-        x = torch.floor(uv[..., 0])
-        y = torch.floor(uv[..., 1])
+        x, y = torch.floor(u), torch.floor(v)
         wgt = torch.ones_like(z)
+        own = None
         tol = 0.0
-    elif mode == "bilinear":
-        x0 = torch.floor(uv[..., 0] - 0.5)
-        y0 = torch.floor(uv[..., 1] - 0.5)
-        fx = uv[..., 0] - 0.5 - x0
-        fy = uv[..., 1] - 0.5 - y0
+    else:
+        x0, y0 = torch.floor(u - 0.5), torch.floor(v - 0.5)
+        fx, fy = u - 0.5 - x0, v - 0.5 - y0
         x = torch.stack([x0, x0 + 1, x0, x0 + 1], -1)
         y = torch.stack([y0, y0, y0 + 1, y0 + 1], -1)
         wgt = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
-        own = (x == torch.floor(uv[..., :1])) & (y == torch.floor(uv[..., 1:]))  # the pixel holding the point
-        z = z[..., None].expand_as(wgt)
-        ok = ok[..., None] & (wgt > 0)
-        batch = batch[..., None].expand_as(wgt)
-        features = features[:, :, None, :].expand(b, n, 4, c)
+        own = (x == torch.floor(u)[:, None]) & (y == torch.floor(v)[:, None])  # the pixel holding the point
+        z = z[:, None].expand_as(wgt)
+        batch = batch[:, None].expand_as(wgt)
+        f = f[:, None, :].expand(-1, 4, c)
         tol = depth_tolerance
-    else:
-        raise ValueError(f"unknown splat mode {mode!r}; use 'nearest' or 'bilinear'")
-    ok = ok & (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    # Rejected contributions go to one extra "trash" pixel at index b*h*w instead of being
-    # compacted away: no boolean indexing, no data-dependent shapes.
+    inb = (x >= 0) & (x < w) & (y >= 0) & (y < h) & (wgt > 0)
+    # Rejected contributions go to one extra "trash" pixel at index b*h*w.
     trash = b * h * w
     flat = batch * (h * w) + y.clamp(0, h - 1).long() * w + x.clamp(0, w - 1).long()
-    flat = torch.where(ok, flat, trash).reshape(-1)
-    z = torch.where(ok, z, torch.full_like(z, float("inf"))).reshape(-1)
+    flat = torch.where(inb, flat, trash).reshape(-1)
+    z = torch.where(inb, z, torch.full_like(z, float("inf"))).reshape(-1)
     zbuf = torch.full((trash + 1,), float("inf"), dtype=z.dtype, device=z.device)
     zbuf.scatter_reduce_(0, flat, z, reduce="amin")
-    if mode == "bilinear":
+    if own is not None:
         # The occluder of a pixel is the nearest point *inside* it (the nearest-mode z-buffer);
         # points of neighbouring pixels only fill pixels that hold no point. Without this,
         # foreground objects grow by a pixel over the background they occlude.
@@ -93,7 +114,7 @@ def _splat_camera(
     keep = (z <= zbuf[flat] * (1 + tol)) & (flat != trash)
     w_ok = torch.where(keep, wgt.reshape(-1), torch.zeros_like(z))
     z_w = torch.where(keep, z, torch.zeros_like(z)) * w_ok
-    f_w = features.reshape(-1, c) * w_ok[:, None]
+    f_w = f.reshape(-1, c) * w_ok[:, None]
 
     wsum = torch.zeros(trash + 1, dtype=z.dtype, device=z.device).index_add_(0, flat, w_ok)[:trash]
     zsum = torch.zeros(trash + 1, dtype=z.dtype, device=z.device).index_add_(0, flat, z_w)[:trash]
@@ -102,11 +123,11 @@ def _splat_camera(
     denom = torch.where(mask, wsum, torch.ones_like(wsum))
     feat = torch.where(mask[:, None], fsum / denom[:, None], torch.zeros_like(fsum))
     depth = torch.where(mask, zsum / denom, torch.zeros_like(zsum))
-    return Rendered(
-        feat.view(b, h, w, c).permute(0, 3, 1, 2),
-        depth.view(b, h, w),
-        mask.view(b, h, w),
-    )
+    won = keep.reshape(len(sel), 1 if own is None else 4).any(-1)
+    winners = torch.zeros(b * n, dtype=torch.bool, device=z.device)
+    winners[sel] = won
+    rendered = Rendered(feat.view(b, h, w, c).permute(0, 3, 1, 2), depth.view(b, h, w), mask.view(b, h, w))
+    return rendered, winners.view(b, n)
 
 
 def render_points(
@@ -138,6 +159,7 @@ def render_points(
             f"features {tuple(features.shape)} must match points {tuple(points.shape)} in (B, N)"
         )
     b = points.shape[0]
+    K, c2w = K.to(points.dtype), c2w.to(points.dtype)
     K = K.expand(b, 3, 3)
     pts_cam = _transform(points, invert(c2w).expand(b, 4, 4))
     out = _splat_camera(pts_cam, features, K, size, mode, valid, depth_tolerance)

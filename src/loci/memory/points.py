@@ -1,0 +1,202 @@
+"""An explicit spatial memory: coloured points in the session's global frame, with a budget.
+
+Frames are lifted to 3D with their depth and pose. A new frame adds only the pixels that the
+memory does not already explain from that camera (its render there has no point at that depth):
+revisiting a place costs nothing, and the density of points follows the density of pixels that
+saw them. Optional voxel downsampling (one point per voxel) thins the memory further. When it
+holds more than ``max_points`` it evicts the oldest or the least-seen points. It renders to any
+camera with the z-buffered splat of :mod:`loci.geometry`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from loci.geometry import check_depth, check_intrinsics, check_pose
+from loci.geometry.projection import _transform, _unproject_camera
+from loci.geometry.se3 import invert
+from loci.geometry.splat import Rendered, SplatMode, _splat_camera_winners
+
+Eviction = Literal["oldest", "least_seen"]
+STATE_KEYS = ("xyz", "rgb", "born", "seen", "last_seen")
+
+
+@dataclass(frozen=True)
+class PointMemoryConfig:
+    """max_points: budget. eviction: which points go first over budget; evict_slack: the share of the
+    budget freed at once when it is exceeded. voxel_m: optional voxel edge
+    (m) for one point per voxel (None: off). dedupe_tolerance: relative depth agreement under which
+    a pixel counts as already remembered. stride: pixel subsampling on insert. max_depth_m: farther
+    pixels are not inserted (unreliable). splat: rendering mode."""
+
+    voxel_m: float | None = None
+    dedupe_tolerance: float = 0.05
+    max_points: int = 250_000
+    eviction: Eviction = "oldest"
+    evict_slack: float = 0.1
+    stride: int = 1
+    max_depth_m: float = 60.0
+    splat: SplatMode = "nearest"
+
+    def __post_init__(self) -> None:
+        if (
+            (self.voxel_m is not None and self.voxel_m <= 0)
+            or self.max_points < 1
+            or self.stride < 1
+            or self.max_depth_m <= 0
+        ):
+            raise ValueError(f"invalid PointMemoryConfig {self}")
+        if self.eviction not in ("oldest", "least_seen"):
+            raise ValueError(f"eviction must be 'oldest' or 'least_seen', got {self.eviction!r}")
+
+
+class PointMemory:
+    """World-frame point memory. ``xyz (N, 3)`` float32, ``rgb (N, 3)`` float32 in [0, 1],
+    ``born/last_seen (N,)`` int64 step numbers, ``seen (N,)`` int64 render counts."""
+
+    def __init__(self, cfg: PointMemoryConfig | None = None):
+        self.cfg = cfg or PointMemoryConfig()
+        self.xyz = torch.zeros(0, 3)
+        self.rgb = torch.zeros(0, 3)
+        self.born = torch.zeros(0, dtype=torch.long)
+        self.seen = torch.zeros(0, dtype=torch.long)
+        self.last_seen = torch.zeros(0, dtype=torch.long)
+        self.step = 0
+
+    def __len__(self) -> int:
+        return int(self.xyz.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory's tensors."""
+        return sum(
+            t.numel() * t.element_size() for t in (self.xyz, self.rgb, self.born, self.seen, self.last_seen)
+        )
+
+    def _keys(self, xyz: torch.Tensor) -> torch.Tensor:
+        """One int64 key per voxel (21 bits per axis, centred: ±52 km at 5 cm voxels)."""
+        v = torch.floor(xyz / self.cfg.voxel_m).long() + (1 << 20)
+        return (v[:, 0] << 42) | (v[:, 1] << 21) | v[:, 2]
+
+    def insert(
+        self,
+        rgb: torch.Tensor,
+        depth: torch.Tensor,
+        K: torch.Tensor,
+        pose: torch.Tensor,
+        valid: torch.Tensor | None = None,
+        remembered: Rendered | None = None,
+    ) -> int:
+        """Add a frame: ``rgb (3, H, W)`` float in [0, 1], ``depth (H, W)`` (0 = unknown), ``K (3, 3)``,
+        ``pose (4, 4)``, optional ``valid (H, W)`` bool. ``remembered``: this memory's render at the
+        same camera if the caller has it already (saves a render). Returns the number of new points."""
+        check_depth(depth)
+        check_intrinsics(K)
+        check_pose(pose)
+        if rgb.shape != (3, *depth.shape):
+            raise ValueError(
+                f"rgb must be (3, H, W) = (3, {depth.shape[0]}, {depth.shape[1]}), got {tuple(rgb.shape)}"
+            )
+        s = self.cfg.stride
+        keep = (depth > 0) & (depth < self.cfg.max_depth_m)
+        if valid is not None:
+            keep &= valid
+        if len(self):
+            mem = (
+                remembered
+                if remembered is not None
+                else self.render(K, pose, tuple(depth.shape), count_seen=False)
+            )
+            known = mem.mask & ((mem.depth - depth).abs() <= self.cfg.dedupe_tolerance * depth)
+            keep &= ~known
+        if s > 1:
+            sub = torch.zeros_like(keep)
+            sub[s // 2 :: s, s // 2 :: s] = True
+            keep &= sub
+        pts = _transform(_unproject_camera(depth, K).reshape(-1, 3), pose)[keep.reshape(-1)]
+        cols = rgb.reshape(3, -1).T[keep.reshape(-1)]
+        self.step += 1
+        if len(pts) == 0:
+            return 0
+        if self.cfg.voxel_m is not None:
+            keys = self._keys(pts)
+            # first point of each new voxel, and only voxels the memory does not hold yet
+            uniq, inverse = torch.unique(keys, return_inverse=True)
+            first = torch.full((len(uniq),), len(keys), dtype=torch.long).scatter_reduce(
+                0, inverse, torch.arange(len(keys)), reduce="amin"
+            )
+            new = first[~torch.isin(uniq, self._keys(self.xyz))] if len(self) else first
+        else:
+            new = torch.arange(len(pts))
+        n = len(new)
+        self.xyz = torch.cat([self.xyz, pts[new]])
+        self.rgb = torch.cat([self.rgb, cols[new].float()])
+        self.born = torch.cat([self.born, torch.full((n,), self.step, dtype=torch.long)])
+        self.seen = torch.cat([self.seen, torch.ones(n, dtype=torch.long)])
+        self.last_seen = torch.cat([self.last_seen, torch.full((n,), self.step, dtype=torch.long)])
+        self._evict()
+        return n
+
+    def _evict(self) -> None:
+        """Over budget: drop points down to ``(1 - evict_slack) · max_points`` at once, so eviction
+        runs rarely. Points are stored in birth order, so "oldest" is a slice."""
+        if len(self) <= self.cfg.max_points:
+            return
+        target = int(self.cfg.max_points * (1 - self.cfg.evict_slack))
+        if self.cfg.eviction == "oldest":
+            keep = slice(len(self) - target, None)
+        else:
+            score = self.seen * (1 << 32) + self.last_seen
+            keep = torch.sort(torch.topk(score, target, sorted=False).indices).values
+        for name in STATE_KEYS:
+            setattr(self, name, getattr(self, name)[keep])
+
+    def render(
+        self, K: torch.Tensor, pose: torch.Tensor, size: tuple[int, int], count_seen: bool = True
+    ) -> Rendered:
+        """Render to a camera: ``features (3, H, W)`` RGB, ``depth (H, W)``, ``mask (H, W)``.
+
+        With ``count_seen`` the points that won a pixel count as seen at this step (for eviction).
+        """
+        check_intrinsics(K)
+        check_pose(pose)
+        h, w = size
+        if len(self) == 0:
+            return Rendered(torch.zeros(3, h, w), torch.zeros(h, w), torch.zeros(h, w, dtype=torch.bool))
+        cam = _transform(self.xyz, invert(pose.to(self.xyz.dtype)))
+        out, won = _splat_camera_winners(
+            cam[None], self.rgb[None], K.to(self.xyz.dtype)[None], (h, w), self.cfg.splat
+        )
+        if count_seen:
+            won = won[0]
+            self.seen += won.long()
+            self.last_seen = torch.where(won, self.step, self.last_seen)
+        return Rendered(out.features[0], out.depth[0], out.mask[0])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors for saving (safetensors-ready, contiguous)."""
+        return {name: getattr(self, name).contiguous() for name in STATE_KEYS} | {
+            "step": torch.tensor(self.step)
+        }
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore from :meth:`state_dict`, validating shapes and dtypes."""
+        missing = set(STATE_KEYS) - set(state)
+        if missing:
+            raise ValueError(f"memory state lacks {sorted(missing)}")
+        n = state["xyz"].shape[0]
+        want = {"xyz": ((n, 3), torch.float32), "rgb": ((n, 3), torch.float32)}
+        want |= {k: ((n,), torch.long) for k in ("born", "seen", "last_seen")}
+        for k, (shape, dtype) in want.items():
+            if tuple(state[k].shape) != shape or state[k].dtype != dtype:
+                raise ValueError(
+                    f"memory state {k!r} must be {shape} {dtype}, got {tuple(state[k].shape)} {state[k].dtype}"
+                )
+        if not bool(torch.isfinite(state["xyz"]).all()):
+            raise ValueError("memory state 'xyz' holds non-finite values")
+        for k in STATE_KEYS:
+            setattr(self, k, state[k].clone())
+        self.step = int(state.get("step", torch.tensor(0)))

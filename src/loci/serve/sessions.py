@@ -1,0 +1,111 @@
+"""One connection's world (its ``Session``) and the directory of named saves.
+
+Everything here is synchronous and runs on the connection's own worker thread, so a
+connection's steps are serialized and the event loop never waits on torch or an engine.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from loci.world import Session, World
+
+from .config import PlayerConfig
+from .encode import frame_message
+from .protocol import ListSaves, Load, Message, ProtocolError, Reset, Save, Step, Text, check_name
+
+SUFFIX = ".safetensors"
+
+
+class SaveStore:
+    """Named sessions as ``<root>/<name>.safetensors``; names are checked, so no path leaves ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, name: str) -> Path:
+        return self.root / f"{check_name(name)}{SUFFIX}"
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = (p.name.removesuffix(SUFFIX) for p in self.root.glob(f"*{SUFFIX}") if p.is_file())
+        return sorted(n for n in found if _valid_name(n))
+
+    def save(self, session: Session, name: str) -> None:
+        path = self.path(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        session.save(str(path))  # atomic
+
+    def load(self, name: str) -> Session:
+        path = self.path(name)
+        if not path.is_file():
+            raise ProtocolError(f"no saved world named {name!r}")
+        try:
+            return World.load_session(str(path))
+        except (ValueError, OSError) as err:
+            raise ProtocolError(f"could not load {name!r}: {err}") from None
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_name(name)
+    except ProtocolError:
+        return False
+    return True
+
+
+class PlayerSession:
+    """A connection's world: ``open()`` builds it, ``handle(msg)`` answers one message with replies."""
+
+    def __init__(self, cfg: PlayerConfig, store: SaveStore):
+        self.cfg = cfg
+        self.store = store
+        self.session: Session | None = None
+
+    def _frame(self, t0: float, seq: int | None = None, t: float | None = None) -> dict[str, Any]:
+        assert self.session is not None
+        msg = frame_message(self.session, self.cfg.jpeg_quality, self.cfg.map_size, seq, t)
+        msg["timings"]["server_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        return msg
+
+    def open(self) -> dict[str, Any]:
+        """Build a fresh session with the factory; returns its first frame."""
+        t0 = time.perf_counter()
+        self.session = self.cfg.make_session()
+        return self._frame(t0)
+
+    def close(self) -> None:
+        self.session = None
+
+    def handle(self, msg: Message) -> list[dict[str, Any]]:
+        """Replies to ``msg`` (raises :class:`ProtocolError` for a request that cannot be served)."""
+        t0 = time.perf_counter()
+        if self.session is None:
+            raise ProtocolError("the world is not open yet")
+        if isinstance(msg, Step | Text):
+            action = msg.keys if isinstance(msg, Step) else msg.text
+            try:
+                self.session.step(action)
+            except ValueError as err:
+                raise ProtocolError(str(err), msg.seq) from None
+            return [self._frame(t0, msg.seq, msg.t)]
+        if isinstance(msg, Reset):
+            return [{"type": "reset"}, self.open()]
+        if isinstance(msg, ListSaves):
+            return [{"type": "saves", "names": self.store.names()}]
+        if isinstance(msg, Save):
+            try:
+                self.store.save(self.session, msg.name)
+            except OSError as err:
+                raise ProtocolError(f"could not save {msg.name!r}: {err}") from None
+            return [
+                {"type": "saved", "name": msg.name, "index": self.session.index},
+                {"type": "saves", "names": self.store.names()},
+            ]
+        if isinstance(msg, Load):
+            self.session = self.store.load(msg.name)
+            return [{"type": "loaded", "name": msg.name, "index": self.session.index}, self._frame(t0)]
+        raise ProtocolError(f"unhandled message {type(msg).__name__}")

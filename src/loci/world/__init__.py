@@ -1,0 +1,26 @@
+"""The one API every user of loci goes through: ``World`` makes ``Session``s; ``session.step(action) -> Frame``.
+
+The player, the CLI, the benchmark, the gymnasium env and the tests all call it; none of them
+knows which backend is behind it.
+"""
+
+from .actions import ParsedAction, parse_action
+from .backends import BACKENDS, Backend, CopyLastBackend, EngineBackend, WarpBackend, WarpConfig
+from .frame import Frame
+from .session import Session
+from .world import World, WorldConfig
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "CopyLastBackend",
+    "EngineBackend",
+    "Frame",
+    "ParsedAction",
+    "Session",
+    "WarpBackend",
+    "WarpConfig",
+    "World",
+    "WorldConfig",
+    "parse_action",
+]

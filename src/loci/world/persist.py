@@ -1,0 +1,130 @@
+"""Saving and loading sessions: one safetensors file (tensors) with JSON metadata. Never pickle.
+
+The file holds the memory, the pose history, the controller state and the current frame; the
+metadata holds the world config, the actions and where the session started. Engine sessions are
+restored by replaying their actions on the engine from the same level and seed (engines are
+deterministic), and the replayed pose is checked against the saved one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from loci.engines import Engine, make_engine
+from loci.io import atomic_path, config_from_dict, config_to_dict
+
+from .backends import EngineBackend
+from .frame import Frame
+from .session import Session
+
+FORMAT = "loci.session"
+VERSION = "1"
+
+
+def save_session(session: Session, path: str | os.PathLike) -> Path:
+    """Write ``session`` to ``path`` (``.safetensors``) atomically; returns the path."""
+    f = session.frame
+    tensors = {f"memory.{k}": v for k, v in session.memory.state_dict().items()}
+    tensors |= {
+        "poses": torch.from_numpy(np.stack(session.poses).astype(np.float32)),
+        "controller": session.controller.state(),
+        "frame.rgb": torch.from_numpy(np.ascontiguousarray(f.rgb)),
+        "frame.depth": torch.from_numpy(np.ascontiguousarray(f.depth)),
+        "frame.K": torch.from_numpy(np.ascontiguousarray(f.K, dtype=np.float32)),
+        "frame.pose": torch.from_numpy(np.ascontiguousarray(f.pose, dtype=np.float32)),
+        "frame.coverage": torch.from_numpy(f.coverage.astype(np.uint8)),
+    }
+    if isinstance(session.backend, EngineBackend):
+        tensors["engine.origin"] = torch.from_numpy(session.backend.origin.astype(np.float64))
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "world": json.dumps(config_to_dict(session.world.cfg)),
+        "source": json.dumps(session.source),
+        "actions": json.dumps(session.actions),
+        "frame": json.dumps({"index": f.index, "action": f.action}),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+    return path
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved session at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable safetensors file ({err})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a saved loci session")
+    if meta.get("version") != VERSION:
+        raise ValueError(
+            f"{path}: session version {meta.get('version')!r} is not supported (this loci reads {VERSION})"
+        )
+    return tensors, meta
+
+
+def load_session(path: str | os.PathLike, engine: Engine | None = None) -> Session:
+    """Rebuild a session saved by :func:`save_session`; raises ``ValueError`` on a corrupt file."""
+    from .world import World, WorldConfig
+
+    path = Path(path)
+    tensors, meta = _read(path)
+    try:
+        cfg = config_from_dict(WorldConfig, json.loads(meta["world"]), "world")
+        source = json.loads(meta["source"])
+        actions = json.loads(meta["actions"])
+        frame_meta = json.loads(meta["frame"])
+    except (KeyError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: malformed session metadata ({err})") from None
+    need = ["poses", "controller", "frame.rgb", "frame.depth", "frame.K", "frame.pose", "frame.coverage"]
+    missing = [k for k in need if k not in tensors]
+    if missing:
+        raise ValueError(f"{path}: session lacks {missing}")
+    world = World(cfg)
+    if cfg.backend == "engine":
+        if source.get("kind") != "engine":
+            raise ValueError(f"{path}: an engine session must start from an engine")
+        engine = engine or make_engine(source["engine"])
+        session = world.start_from_engine(engine, source["level"], source["seed"])
+        for action in actions:
+            session.step(action)
+        if not np.allclose(session.frame.pose, tensors["frame.pose"].numpy(), atol=1e-4):
+            raise ValueError(
+                f"{path}: replaying the engine did not reproduce the saved pose (engine changed?)"
+            )
+        return session
+    rgb = tensors["frame.rgb"].numpy()
+    first = Frame(
+        rgb,
+        tensors["frame.depth"].numpy(),
+        tensors["frame.pose"].numpy(),
+        tensors["frame.K"].numpy(),
+        tensors["frame.coverage"].numpy().astype(bool),
+        int(frame_meta["index"]),
+        frame_meta["action"],
+        {},
+    )
+    session = world._session(first, source)
+    session.memory.load_state_dict(
+        {k.removeprefix("memory."): v for k, v in tensors.items() if k.startswith("memory.")}
+    )
+    session.controller.load_state(tensors["controller"])
+    poses = tensors["poses"].numpy()
+    if len(poses) != len(actions) + 1:
+        raise ValueError(f"{path}: {len(poses)} poses for {len(actions)} actions")
+    session.poses = list(poses)
+    session.actions = list(actions)
+    session.frame = first
+    return session

@@ -1,0 +1,134 @@
+"""World = a backend + a memory + a controller. ``start(...) -> Session``; ``load_session(path)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from loci.control import KeyStepConfig, PoseController
+from loci.engines import Engine, make_engine
+from loci.geometry import intrinsics_from_fov
+from loci.memory import PointMemory, PointMemoryConfig
+
+from .backends import BACKENDS, Backend, CopyLastBackend, EngineBackend, WarpBackend, WarpConfig
+from .frame import Frame
+from .session import Session
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """backend: ``warp``, ``copy-last`` or ``engine``. steps: key step sizes for pose-driven
+    backends. memory: point-memory settings. warp: hole filling. fov_x_deg: default horizontal FOV
+    when ``start`` gets no K."""
+
+    backend: str = "warp"
+    steps: KeyStepConfig = field(
+        default_factory=lambda: KeyStepConfig(move_m=0.25, turn_deg=5.0, pitch_deg=3.0)
+    )
+    memory: PointMemoryConfig = field(default_factory=PointMemoryConfig)
+    warp: WarpConfig = field(default_factory=WarpConfig)
+    fov_x_deg: float = 90.0
+    collision_m: float | None = 0.3
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+
+
+class World:
+    """Makes sessions. ``World(WorldConfig(backend="warp"))``; the engine backend also needs an engine."""
+
+    def __init__(self, cfg: WorldConfig | None = None, engine: Engine | None = None):
+        self.cfg = cfg or WorldConfig()
+        self.engine = engine
+
+    @property
+    def steps(self) -> KeyStepConfig:
+        return self.cfg.steps
+
+    def _backend(self) -> Backend:
+        if self.cfg.backend == "warp":
+            return WarpBackend(self.cfg.warp)
+        if self.cfg.backend == "copy-last":
+            return CopyLastBackend()
+        if self.engine is None:
+            raise ValueError("the engine backend needs an engine: World(cfg, engine=make_engine(...))")
+        return EngineBackend(self.engine)
+
+    def start(
+        self,
+        image: np.ndarray,
+        depth: np.ndarray | None = None,
+        K: np.ndarray | None = None,
+        pose: np.ndarray | None = None,
+    ) -> Session:
+        """Start from an ``(H, W, 3)`` uint8 image with z-depth ``(H, W)`` (metres, 0 = unknown).
+
+        ``K`` defaults to a ``fov_x_deg`` pinhole; ``pose`` (the start camera in the global frame)
+        to the identity. Backends without a depth model need ``depth``.
+        """
+        if self.cfg.backend == "engine":
+            raise ValueError("the engine backend starts from an engine: use start_from_engine(level, seed)")
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+        h, w = image.shape[:2]
+        if depth is None:
+            raise ValueError(f"the {self.cfg.backend} backend needs the start depth (no depth model yet)")
+        depth = np.asarray(depth, dtype=np.float32)
+        if depth.shape != (h, w):
+            raise ValueError(f"depth must be ({h}, {w}) like the image, got {depth.shape}")
+        if not np.isfinite(depth).all() or (depth < 0).any():
+            raise ValueError("depth must be finite and >= 0 (0 = unknown); NaN or negative values found")
+        K = (
+            intrinsics_from_fov((h, w), fov_x_deg=self.cfg.fov_x_deg).numpy()
+            if K is None
+            else np.asarray(K, np.float32)
+        )
+        if K.shape != (3, 3):
+            raise ValueError(f"K must be (3, 3), got {K.shape}")
+        pose = np.eye(4, dtype=np.float32) if pose is None else np.asarray(pose, np.float32)
+        first = Frame(image, depth, pose, K, depth > 0, 0, "", {})
+        return self._session(first, {"kind": "image"})
+
+    def start_from_engine(self, engine: Engine | str, level: str, seed: int, **engine_config: Any) -> Session:
+        """Start from an engine's first frame (``engine`` may be a name, built with ``engine_config``).
+
+        With the engine backend the engine keeps producing the frames; otherwise its first frame
+        (RGB, depth, K) seeds the memory and the backend takes over.
+        """
+        if isinstance(engine, str):
+            engine = make_engine(engine, **engine_config)
+        obs = engine.reset(level, seed)
+        source = {"kind": "engine", "engine": engine.name, "level": level, "seed": int(seed)}
+        if self.cfg.backend == "engine":
+            self.engine = engine
+        first = Frame(obs.rgb, obs.depth, np.eye(4, dtype=np.float32), obs.K, obs.depth > 0, 0, "", {})
+        session = self._session(first, source)
+        if isinstance(session.backend, EngineBackend):
+            session.backend.origin = np.linalg.inv(obs.pose.astype(np.float64))
+        return session
+
+    def _session(self, first: Frame, source: dict[str, Any]) -> Session:
+        backend = self._backend()
+        memory = PointMemory(self.cfg.memory)
+        steps = self.cfg.steps
+        if isinstance(backend, EngineBackend):  # poses follow the engine; the controller only mirrors them
+            steps = KeyStepConfig(
+                move_m=steps.move_m, turn_deg=steps.turn_deg, pitch_deg=steps.pitch_deg, max_pitch_deg=89.9
+            )
+        controller = PoseController(steps, torch.from_numpy(first.pose.astype(np.float64)), mode="walk")
+        session = Session(self, backend, memory, controller, first, source)
+        session._remember(first)
+        session.frame = backend.first(first, memory)
+        return session
+
+    @staticmethod
+    def load_session(path: str, engine: Engine | None = None) -> Session:
+        """Load a session saved by :meth:`Session.save` (engine sessions replay on ``engine``)."""
+        from .persist import load_session
+
+        return load_session(path, engine)

@@ -1,0 +1,181 @@
+"""World / Session API on the synthetic engine (exact truth) and on ViZDoom."""
+
+import numpy as np
+import pytest
+import torch
+
+from loci.engines import make_engine
+from loci.geometry import SyntheticScene, intrinsics_from_fov, render
+from loci.world import World, WorldConfig, parse_action
+
+SIZE = (48, 64)
+
+
+def synthetic_start():
+    K = intrinsics_from_fov(SIZE, fov_x_deg=90)
+    view = render(SyntheticScene(), K, torch.eye(4), SIZE)
+    rgb = (view.rgb.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    return rgb, view.depth.numpy(), K.numpy()
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(-1)[mask].mean()
+    return float(10 * np.log10(255**2 / mse))
+
+
+def test_warp_world_matches_truth_on_covered_pixels():
+    """Walking the warp world shows what the synthetic scene shows, where memory covers the view."""
+    rgb, depth, K = synthetic_start()
+    truth = make_engine("synthetic", size=SIZE)
+    session = World(WorldConfig(backend="warp", steps=truth.cfg.steps)).start(rgb, depth, K)
+    truth.reset("room", 0, start_pose=np.eye(4, dtype=np.float32))
+    for keys in ["Q", "Q", "W", "E", "D"]:
+        frame = session.step(keys)
+        obs = truth.step(keys)
+        np.testing.assert_allclose(frame.pose, obs.pose, atol=1e-5)
+        assert frame.coverage.mean() > 0.5
+        assert psnr(frame.rgb, obs.rgb, frame.coverage) > 20
+
+
+def test_actions_keys_lists_text_and_poses():
+    rgb, depth, K = synthetic_start()
+    s = World().start(rgb, depth, K)
+    a = s.step(["W", "Q"])
+    assert a.action == "WQ" and a.index == 1
+    b = s.step("turn left 90 degrees")
+    yaw = np.degrees(np.arctan2(b.pose[0, 2], b.pose[2, 2]))
+    assert yaw == pytest.approx(np.degrees(np.arctan2(a.pose[0, 2], a.pose[2, 2])) - 90, abs=1e-3)
+    target = np.eye(4, dtype=np.float32)
+    target[:3, 3] = [0.5, 0.0, 1.0]
+    c = s.step(target)
+    np.testing.assert_allclose(c.pose, target, atol=1e-6)
+    assert c.action == "pose" and s.actions == ["WQ", "turn left 90 degrees", "pose"]
+    assert set(c.timings) >= {"render_ms", "fill_ms", "total_ms"}
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ("", "empty"),
+        ("x" * 501, "limit"),
+        (np.eye(3), "4, 4"),
+        (3.5, "unsupported"),
+        ("fly to the moon", "unknown word"),
+    ],
+)
+def test_bad_actions_raise_clear_errors(bad, message):
+    rgb, depth, K = synthetic_start()
+    s = World().start(rgb, depth, K)
+    with pytest.raises(ValueError, match=message):
+        s.step(bad)
+    assert s.index == 0  # nothing happened
+
+
+def test_bad_starts():
+    rgb, depth, _K = synthetic_start()
+    with pytest.raises(ValueError, match="needs the start depth"):
+        World().start(rgb)
+    bad = depth.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        World().start(rgb, bad)
+    with pytest.raises(ValueError, match="uint8"):
+        World().start(rgb.astype(np.float32), depth)
+    with pytest.raises(ValueError, match="backend"):
+        WorldConfig(backend="dream")
+
+
+@pytest.mark.parametrize("backend", ["warp", "copy-last"])
+def test_save_load_round_trip_is_exact(tmp_path, backend):
+    rgb, depth, K = synthetic_start()
+    s = World(WorldConfig(backend=backend)).start(rgb, depth, K)
+    for a in ["W", "WQ", "turn right 20 degrees", "R", "A"]:
+        s.step(a)
+    s.save(tmp_path / "s.safetensors")
+    t = World.load_session(tmp_path / "s.safetensors")
+    assert t.actions == s.actions and len(t.poses) == len(s.poses)
+    np.testing.assert_array_equal(np.stack(t.poses), np.stack(s.poses))
+    for k, v in s.memory.state_dict().items():
+        assert torch.equal(v, t.memory.state_dict()[k])
+    for a in ["W", "E", "F"]:
+        x, y = s.step(a), t.step(a)
+        np.testing.assert_array_equal(x.rgb, y.rgb)
+        np.testing.assert_array_equal(x.pose, y.pose)
+
+
+def test_corrupt_saves_are_rejected_and_never_half_written(tmp_path):
+    rgb, depth, K = synthetic_start()
+    s = World().start(rgb, depth, K)
+    path = tmp_path / "s.safetensors"
+    s.save(path)
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ValueError, match="not a readable"):
+        World.load_session(path)
+    path.write_bytes(b"hello")
+    with pytest.raises(ValueError):
+        World.load_session(path)
+    with pytest.raises(FileNotFoundError):
+        World.load_session(tmp_path / "missing.safetensors")
+    # a failing save leaves the previous file intact and no temp file behind
+    path.write_bytes(good)
+    s.memory.xyz = "not a tensor"  # type: ignore[assignment]
+    with pytest.raises(AttributeError):
+        s.save(path)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["s.safetensors"]
+
+
+def test_memory_budget_and_revisits():
+    rgb, depth, K = synthetic_start()
+    s = World().start(rgb, depth, K)
+    n0 = len(s.memory)
+    for _ in range(36):  # a full turn in 10° steps (the default turn is 5°: use text)
+        s.step("turn left 10 degrees")
+    n1 = len(s.memory)
+    assert n1 > n0  # new places were added
+    for _ in range(36):
+        s.step("turn left 10 degrees")
+    assert len(s.memory) <= n1 * 1.05  # the second turn revisits: (almost) nothing new
+    assert s.memory.nbytes == len(s.memory) * (3 * 4 + 3 * 4 + 3 * 8)
+
+
+def test_engine_backend_is_the_truth_and_replays_on_load(tmp_path):
+    world = World(WorldConfig(backend="engine"), engine=make_engine("synthetic", size=SIZE))
+    s = world.start_from_engine(world.engine, "room", 3)
+    np.testing.assert_allclose(s.frame.pose, np.eye(4), atol=1e-6)
+    frames = [s.step(k) for k in "WWQE"]
+    with pytest.raises(ValueError, match="keys only"):
+        s.step("turn left 10 degrees")
+    s.save(tmp_path / "e.safetensors")
+    t = World.load_session(tmp_path / "e.safetensors", engine=make_engine("synthetic", size=SIZE))
+    np.testing.assert_array_equal(t.frame.rgb, frames[-1].rgb)
+
+
+def test_parse_action_kinds():
+    assert parse_action("WQ").kind == "keys" and parse_action(".").value == "."
+    assert parse_action("look up").kind == "text"
+    assert parse_action("w").kind == "text"  # lower-case words are text; keys are upper-case
+
+
+def test_top_down_map():
+    rgb, depth, K = synthetic_start()
+    s = World().start(rgb, depth, K)
+    for k in "WWQQ":
+        s.step(k)
+    img = s.top_down(100)
+    assert img.shape == (100, 100, 3) and img.dtype == np.uint8 and img.std() > 5
+
+
+def test_collision_stops_forward_steps_at_walls():
+    rgb, depth, K = synthetic_start()
+    s = World(WorldConfig(steps=WorldConfig().steps)).start(rgb, depth, K)
+    for _ in range(60):
+        s.step("W")
+    ahead = s.frame.depth[20:28, 28:36]
+    assert float(np.percentile(ahead[ahead > 0], 10)) > 0.2  # stopped before the wall, view not empty
+    assert s.frame.coverage.mean() > 0.3
+    free = World(WorldConfig(collision_m=None)).start(rgb, depth, K)
+    for _ in range(60):
+        free.step("W")
+    assert free.frame.pose[2, 3] > s.frame.pose[2, 3] + 1
