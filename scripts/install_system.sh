@@ -2,7 +2,7 @@
 # System packages loci needs on a fresh Debian machine. Idempotent; a no-op when all are present.
 set -euo pipefail
 # EGL + Mesa: headless OpenGL for MiniWorld (pyglet) on machines without a display or GPU.
-packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libgbm1
+packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libgbm1 libglu1-mesa libfreetype6
   chromium)  # Debian's Chromium: the real browser the player's Playwright test drives
 if ((${#packages[@]})); then
   missing=()

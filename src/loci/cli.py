@@ -74,6 +74,25 @@ def _cmd_play(args: argparse.Namespace) -> None:
     run_player(PlayerConfig(make_session=make_session, host=args.host, port=args.port, saves_dir=args.saves))
 
 
+def _cmd_bench(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from loci.eval.bench import BenchConfig, run_bench
+
+    cfg = BenchConfig(
+        quick=args.quick,
+        backends=tuple(args.backends.split(",")),
+        engines=tuple(args.engines.split(",")),
+        out=Path(args.out),
+        markdown=Path(args.markdown) if args.markdown else None,
+        command="loci bench" + (" --quick" if args.quick else ""),
+    )
+    results = run_bench(cfg)
+    print(f"{len(results['rows'])} runs in {results['seconds']:.0f} s; results in {Path(args.out).resolve()}")
+    if cfg.markdown:
+        print(f"table written to {cfg.markdown.resolve()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loci", description="Interactive 4D world models grounded in geometry.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -112,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("--height", type=int, default=120)
     roll.add_argument("--width", type=int, default=160)
     roll.set_defaults(func=_cmd_rollout)
+
+    bench = sub.add_parser("bench", help="benchmark world backends against the engines on held-out levels")
+    bench.add_argument("--quick", action="store_true", help="the short suite (a few minutes on 2 cores)")
+    bench.add_argument("--backends", default="engine,copy-last,warp")
+    bench.add_argument("--engines", default="vizdoom,miniworld")
+    bench.add_argument("--out", default="outputs/bench")
+    bench.add_argument("--markdown", default="BENCHMARKS.md", help="Markdown table path ('' to skip)")
+    bench.set_defaults(func=_cmd_bench)
 
     data = sub.add_parser("data", help="ground-truth episode datasets from engines").add_subparsers(
         dest="data_command", required=True

@@ -33,6 +33,7 @@ class Engine(abc.ABC):
     """A ground-truth world. Not thread-safe; one episode at a time; ``close()`` frees it."""
 
     name: str = "engine"
+    cfg: object  # the engine's typed config (a frozen dataclass); episode metadata records it
 
     @abc.abstractmethod
     def levels(self) -> Sequence[str]:

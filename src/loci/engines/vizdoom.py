@@ -166,12 +166,12 @@ class VizdoomEngine(Engine):
             import vizdoom
         except ImportError as e:
             raise EngineUnavailable(INSTALL_HINT) from e
-        self.config = config or VizdoomConfig()
+        self.cfg = config or VizdoomConfig()
         self._vzd = vizdoom
-        wad = Path(self.config.wad)
-        self._wad = wad if wad.is_file() else Path(os.path.dirname(vizdoom.__file__)) / self.config.wad
+        wad = Path(self.cfg.wad)
+        self._wad = wad if wad.is_file() else Path(os.path.dirname(vizdoom.__file__)) / self.cfg.wad
         if not self._wad.is_file():
-            raise ValueError(f"WAD {self.config.wad!r} not found (looked in the vizdoom package too)")
+            raise ValueError(f"WAD {self.cfg.wad!r} not found (looked in the vizdoom package too)")
         self._levels = wad_levels(self._wad)
         self._geometry: dict[str, LevelGeometry] = {}
         self._game = None
@@ -181,7 +181,7 @@ class VizdoomEngine(Engine):
 
     # -- game set-up -------------------------------------------------------------------------------
     def _make_game(self, level: str):
-        vzd, cfg = self._vzd, self.config
+        vzd, cfg = self._vzd, self.cfg
         g = vzd.DoomGame()
         g.set_doom_game_path(str(self._wad))
         g.set_doom_map(level)
@@ -271,7 +271,7 @@ class VizdoomEngine(Engine):
         if self._index < 0 or self._game is None:
             raise RuntimeError("VizdoomEngine.step() called before reset(); call reset(level, seed) first")
         held = parse_keys(keys)
-        cfg, g = self.config, self._game
+        cfg, g = self.cfg, self._game
         move = [int("W" in held), int("S" in held), int("A" in held), int("D" in held)]
         if move[0] and move[1]:
             move[0] = move[1] = 0
@@ -299,7 +299,7 @@ class VizdoomEngine(Engine):
 
     def things(self) -> list[tuple[str, float, float, float]]:
         """``(name, x, y, z)`` in metres of every thing in the level now (needs ``objects_info``)."""
-        if not self.config.objects_info:
+        if not self.cfg.objects_info:
             raise RuntimeError("VizdoomConfig.objects_info=True is needed for things()")
         if self._game is None or self._index < 0:
             raise RuntimeError("things() needs a running episode; call reset() first")
@@ -361,11 +361,11 @@ class VizdoomEngine(Engine):
     def _observe(self, action: str) -> Observation:
         state = self._game.get_state()
         x, y, z, angle, pitch = state.game_variables
-        f = self.config.factor
+        f = self.cfg.factor
         return Observation(
             rgb=downsample_rgb(state.screen_buffer, f),
             depth=doom_depth(state.depth_buffer, f),
-            K=doom_intrinsics(pitch, self.config.size),
+            K=doom_intrinsics(pitch, self.cfg.size),
             pose=doom_pose(x, y, z, angle),
             action=action,
             index=self._index,

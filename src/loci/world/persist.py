@@ -97,7 +97,9 @@ def load_session(path: str | os.PathLike, engine: Engine | None = None) -> Sessi
         if source.get("kind") != "engine":
             raise ValueError(f"{path}: an engine session must start from an engine")
         engine = engine or make_engine(source["engine"])
-        session = world.start_from_engine(engine, source["level"], source["seed"])
+        session = world.start_from_engine(
+            engine, source["level"], source["seed"], tuple(source.get("prelude", ()))
+        )
         for action in actions:
             session.step(action)
         if not np.allclose(session.frame.pose, tensors["frame.pose"].numpy(), atol=1e-4):

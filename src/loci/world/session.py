@@ -79,6 +79,28 @@ class Session:
         self.poses.append(self.frame.pose)
         return self.frame
 
+    def observe(self, rgb: np.ndarray, depth: np.ndarray, pose: np.ndarray, K: np.ndarray) -> Frame:
+        """Teacher forcing: replace the current frame by a true one (global frame) and remember it.
+
+        The next ``step`` then predicts from the truth instead of from the backend's own output.
+        """
+        pose = np.asarray(pose, np.float32)
+        frame = Frame(
+            rgb,
+            np.asarray(depth, np.float32),
+            pose,
+            np.asarray(K, np.float32),
+            depth > 0,
+            self.index,
+            "observe",
+            {},
+        )
+        self.controller.set_pose(torch.from_numpy(pose.astype(np.float64)))
+        self._remember(frame)
+        self.frame = frame
+        self.poses[-1] = pose
+        return frame
+
     def _collide(self, keys: str) -> str:
         """Drop the forward/back/strafe keys of a step whose forward motion would hit the surface ahead."""
         clearance = self.world.cfg.collision_m

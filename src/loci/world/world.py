@@ -76,6 +76,8 @@ class World:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         h, w = image.shape[:2]
+        if depth is None and self.cfg.backend == "copy-last":
+            depth = np.zeros((h, w), np.float32)  # copying pixels needs no geometry
         if depth is None:
             raise ValueError(f"the {self.cfg.backend} backend needs the start depth (no depth model yet)")
         depth = np.asarray(depth, dtype=np.float32)
@@ -94,16 +96,27 @@ class World:
         first = Frame(image, depth, pose, K, depth > 0, 0, "", {})
         return self._session(first, {"kind": "image"})
 
-    def start_from_engine(self, engine: Engine | str, level: str, seed: int, **engine_config: Any) -> Session:
+    def start_from_engine(
+        self, engine: Engine | str, level: str, seed: int, prelude: tuple[str, ...] = (), **engine_config: Any
+    ) -> Session:
         """Start from an engine's first frame (``engine`` may be a name, built with ``engine_config``).
 
         With the engine backend the engine keeps producing the frames; otherwise its first frame
-        (RGB, depth, K) seeds the memory and the backend takes over.
+        (RGB, depth, K) seeds the memory and the backend takes over. ``prelude``: key steps the
+        engine takes before the first frame.
         """
         if isinstance(engine, str):
             engine = make_engine(engine, **engine_config)
         obs = engine.reset(level, seed)
-        source = {"kind": "engine", "engine": engine.name, "level": level, "seed": int(seed)}
+        for keys in prelude:  # steps taken before the session starts (e.g. turning to face open space)
+            obs = engine.step(keys)
+        source = {
+            "kind": "engine",
+            "engine": engine.name,
+            "level": level,
+            "seed": int(seed),
+            "prelude": list(prelude),
+        }
         if self.cfg.backend == "engine":
             self.engine = engine
         first = Frame(obs.rgb, obs.depth, np.eye(4, dtype=np.float32), obs.K, obs.depth > 0, 0, "", {})

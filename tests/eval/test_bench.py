@@ -1,0 +1,67 @@
+"""The benchmark harness end to end on the synthetic engine: the oracle is perfect, runs are deterministic."""
+
+import json
+import math
+
+import pytest
+
+from loci.eval.bench import BenchConfig, run_bench
+from loci.eval.score import horizon_buckets
+from loci.eval.suite import Case, Scenario, build_suite
+
+CASES = [
+    Case("synthetic", "room", 1_000_000, Scenario("straight", 18, keys="W")),
+    Case("synthetic", "room", 1_000_001, Scenario("loop_back", 40, policy="loop_back")),
+]
+TIMING = {"steps_per_s", "peak_rss_mb", "memory_mb"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    cfg = BenchConfig(engines=("synthetic",), out=out, markdown=out / "BENCH.md", videos=1)
+    return run_bench(cfg, CASES), out
+
+
+def test_engine_oracle_is_perfect_and_baselines_are_not(results):
+    res, _ = results
+    rows = [r for r in res["rows"] if "error" not in r]
+    engine = [r for r in rows if r["backend"] == "engine"]
+    assert engine and all(r["psnr@16"] == 100 and r["depth_absrel"] == 0 for r in engine)
+    warp = [r for r in rows if r["backend"] == "warp"]
+    copy = [r for r in rows if r["backend"] == "copy-last" and r["mode"] == "rgbd"]
+    assert all(r["psnr@16"] < 100 for r in warp + copy)
+    # exact depth on the synthetic room: the geometric world beats repeating the last frame
+    assert sum(r["tf_psnr"] for r in warp) > sum(r["tf_psnr"] for r in copy)
+    errors = {(r["backend"], r["mode"]) for r in res["rows"] if "error" in r}
+    assert ("warp", "rgb") in errors  # the warp world cannot start without depth: reported, not hidden
+
+
+def test_outputs_are_written(results):
+    res, out = results
+    saved = json.loads((out / "results.json").read_text())
+    assert len(saved["rows"]) == len(res["rows"])
+    md = (out / "BENCH.md").read_text()
+    assert "| warp | rgbd |" in md and "| copy-last | rgb |" in md and "Not run:" in md
+    assert (out / "psnr_horizon.png").stat().st_size > 1000
+    assert any(p.suffix == ".mp4" for p in (out / "videos").iterdir())
+
+
+def test_same_seed_same_numbers(results, tmp_path):
+    res, _ = results
+    again = run_bench(BenchConfig(engines=("synthetic",), out=tmp_path, markdown=None, videos=0), CASES)
+    for a, b in zip(res["rows"], again["rows"], strict=True):
+        for k in set(a) - TIMING:
+            va, vb = a[k], b[k]
+            assert va == vb or (isinstance(va, float) and math.isnan(va) and math.isnan(vb)), k
+
+
+def test_suite_uses_only_held_out_levels():
+    suite = build_suite(False)
+    assert {c.level for c in suite if c.engine == "vizdoom"} == {f"MAP{i}" for i in range(25, 33)}
+    assert all(
+        c.seed >= 1_000_000 or c.level in ("FourRooms", "MazeS3") for c in suite if c.engine == "miniworld"
+    )
+    names = {c.scenario.name: c.scenario.frames for c in suite}
+    assert names["loop_back"] >= 128 and names["random_walk"] >= 256
+    assert horizon_buckets(20) == [(1, 1, 1), (16, 2, 16), (64, 17, 19)]

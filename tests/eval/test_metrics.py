@@ -1,0 +1,154 @@
+"""Frame metrics against skimage (the independent oracle) and hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from loci.eval.metrics import (
+    MemorySymmetryConfig,
+    depth_error,
+    memory_symmetry,
+    psnr,
+    psnr_batch,
+    ssim,
+    ssim_batch,
+    ssim_map,
+    temporal_flickering,
+)
+from loci.eval.poses import chain
+from loci.eval.revisit import RevisitConfig, find_revisits, revisit_consistency
+
+
+def _pair(seed: int, shape=(40, 52, 3), noise=30):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, shape, dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-noise, noise + 1, shape), 0, 255).astype(np.uint8)
+    return a, b
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_psnr_ssim_match_skimage(seed):
+    a, b = _pair(seed)
+    assert psnr(b, a) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), rel=1e-9)
+    ref = structural_similarity(
+        a, b, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert ssim(b, a) == pytest.approx(ref, abs=1e-9)
+    # smooth images too (SSIM's structure term matters there)
+    sm = np.clip(np.cumsum(np.ones((30, 30, 3)), 0) * 7, 0, 255).astype(np.uint8)
+    ref2 = structural_similarity(
+        sm,
+        a[:30, :30],
+        channel_axis=-1,
+        data_range=255,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+    )
+    assert ssim(sm, a[:30, :30]) == pytest.approx(ref2, abs=1e-9)
+
+
+def test_masked_and_batches():
+    a, b = _pair(3)
+    m = np.zeros(a.shape[:2], bool)
+    m[5:20, 10:40] = True
+    mse = ((a[m].astype(float) - b[m]) ** 2).mean()
+    assert psnr(a, b, m) == pytest.approx(10 * math.log10(255**2 / mse))
+    full = np.ones_like(m)
+    assert ssim(a, b, full) == pytest.approx(ssim(a, b))
+    s = ssim_map(a, b)
+    assert ssim(a, b, m) == pytest.approx(s[m].mean())  # mask inside the 5 px border
+    assert math.isnan(psnr(a, b, np.zeros_like(m)))
+    batch = psnr_batch(np.stack([a, a]), np.stack([b, a]), cap_db=100.0)
+    assert batch[0] == pytest.approx(psnr(a, b)) and batch[1] == 100.0
+    assert ssim_batch(np.stack([a]), np.stack([a]))[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        psnr(a.astype(np.float32), b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_psnr_symmetric_and_identical(seed):
+    a, b = _pair(seed, (12, 14, 3), noise=int(seed % 50) + 1)
+    assert psnr(a, b) == pytest.approx(psnr(b, a))
+    assert psnr(a, a) == math.inf and psnr(a, a, cap_db=100.0) == 100.0
+    assert ssim(a, a) == pytest.approx(1.0)
+
+
+def test_depth_error_hand_computed():
+    true = np.array([[1.0, 2.0], [4.0, 0.0]])
+    pred = np.array([[1.0, 3.0], [2.0, 5.0]])  # last pixel unknown in truth
+    e = depth_error(pred, true)
+    assert e.n_pixels == 3
+    assert e.abs_rel == pytest.approx((0 + 0.5 + 0.5) / 3)
+    assert e.delta1 == pytest.approx(1 / 3)  # ratios 1, 1.5, 2
+    e2 = depth_error(true * 3.0, true, align="median")  # scale-ambiguous prediction
+    assert e2.scale == pytest.approx(1 / 3) and e2.abs_rel == pytest.approx(0) and e2.delta1 == 1.0
+    assert math.isnan(depth_error(np.zeros((2, 2)), true).abs_rel)
+
+
+def test_temporal_flickering():
+    v = np.zeros((3, 4, 4, 3), np.uint8)
+    v[1] = 51  # |diff| = 51 then 51
+    assert temporal_flickering(v) == pytest.approx((255 - 51) / 255)
+    assert temporal_flickering(np.zeros((2, 4, 4, 3), np.uint8)) == 1.0
+
+
+def test_memory_symmetry_hand_computed():
+    n = 5  # pairs (0, 4), (1, 3); the middle frame 2 is not paired with itself
+    v = np.zeros((n, 4, 4, 3), np.uint8)
+    v[4] = 50  # MSE 2500 on pair 0
+    v[3] = 20  # MSE 400 < a on pair 1 -> similarity 1
+    r = memory_symmetry(v)
+    s0 = math.exp(-1e-4 * (2500 - 1000) ** 1.1)
+    w0, w1 = math.exp(0.1 * 2.0), math.exp(0.1 * 1.0)
+    assert r.mse == pytest.approx([2500, 400])
+    assert r.similarity == pytest.approx([s0, 1.0])
+    assert r.score == pytest.approx((s0 * w0 + w1) / (w0 + w1))
+    assert memory_symmetry(np.repeat(v[:1], 6, 0)).score == 1.0
+    assert memory_symmetry(v, MemorySymmetryConfig(a=3000)).score == 1.0
+
+
+def _loop_poses(n_out: int = 12) -> np.ndarray:
+    """Walk out 1 m along z in steps, turn 180 degrees in 6 steps, walk back."""
+
+    def step(tz=0.0, yaw=0.0):
+        c, s = math.cos(yaw), math.sin(yaw)
+        m = np.eye(4)
+        m[:3, :3] = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
+        m[2, 3] = tz
+        return m
+
+    steps = [step(tz=1 / n_out)] * n_out + [step(yaw=math.pi / 6)] * 6 + [step(tz=1 / n_out)] * n_out
+    return chain(np.stack(steps))
+
+
+def test_find_revisits_on_loop():
+    p = _loop_poses()
+    pairs = find_revisits(p, RevisitConfig(max_translation=0.05, max_rotation_deg=5, min_gap=3))
+    assert len(pairs) == 0  # walking back faces the other way: no view revisit
+    turned = p.copy()
+    turned[19:, :3, :3] = turned[19:, :3, :3] @ np.diag([-1.0, 1.0, -1.0])  # look back the way it came
+    pairs = find_revisits(turned, RevisitConfig(max_translation=0.05, max_rotation_deg=5, min_gap=3))
+    t = turned[:, :3, 3]
+    assert len(pairs) > 5
+    for i, j in pairs:
+        assert j - i > 3 and np.linalg.norm(t[i] - t[j]) < 0.05
+    assert (30, 0) in {(int(j), int(i)) for i, j in pairs}  # back at the start
+
+
+def test_revisit_consistency():
+    a, b = _pair(5, (20, 24, 3))
+    true = np.stack([a, b, a])
+    gen = np.stack([a, a, a])
+    r = revisit_consistency(gen, true, np.array([[0, 2]]))
+    assert (
+        r.psnr_truth[0] == 100.0 and r.psnr_first[0] == 100.0 and r.ssim_first_truth[0] == pytest.approx(1.0)
+    )
+    assert r.mean()["psnr_truth"] == 100.0
