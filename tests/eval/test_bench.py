@@ -43,6 +43,7 @@ def test_outputs_are_written(results):
     assert len(saved["rows"]) == len(res["rows"])
     md = (out / "BENCH.md").read_text()
     assert "| warp | rgbd |" in md and "| copy-last | rgb |" in md and "Not run:" in md
+    assert md.count("<!-- begin loci bench: full suite -->") == 1
     assert (out / "psnr_horizon.png").stat().st_size > 1000
     assert any(p.suffix == ".mp4" for p in (out / "videos").iterdir())
 

@@ -1,11 +1,18 @@
-"""Numpy pose helpers for the metrics (camera-to-world ``(..., 4, 4)``, loci's OpenCV convention)."""
+"""Numpy front-ends of :mod:`loci.geometry`'s pose functions for the metrics (float64, ``(..., 4, 4)``).
+
+The maths lives once, in ``loci.geometry`` (tested against OpenCV there); these only convert.
+"""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+import torch
 
-ORTHO_TOL = 1e-3  # how far R^T R may be from I before a pose is rejected
+from loci import geometry
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
 
 
 def check_poses(poses: np.ndarray) -> np.ndarray:
@@ -13,35 +20,23 @@ def check_poses(poses: np.ndarray) -> np.ndarray:
     p = np.asarray(poses, dtype=np.float64)
     if p.ndim != 3 or p.shape[1:] != (4, 4) or len(p) < 1:
         raise ValueError(f"poses must be (T, 4, 4), got {p.shape}")
-    if not np.isfinite(p).all():
-        raise ValueError("poses must be finite")
-    r = p[:, :3, :3]
-    if np.abs(r.transpose(0, 2, 1) @ r - np.eye(3)).max() > ORTHO_TOL or (np.linalg.det(r) < 0).any():
-        raise ValueError("pose rotations must be orthonormal with det +1")
+    geometry.check_pose(_t(p), "poses")
     return p
 
 
 def invert(p: np.ndarray) -> np.ndarray:
     """Inverse of rigid ``(..., 4, 4)`` transforms."""
-    out = np.zeros_like(p)
-    rt = np.swapaxes(p[..., :3, :3], -1, -2)
-    out[..., :3, :3] = rt
-    out[..., :3, 3] = -(rt @ p[..., :3, 3:4])[..., 0]
-    out[..., 3, 3] = 1.0
-    return out
+    return geometry.invert(_t(p)).numpy()
 
 
 def rotation_angle(r: np.ndarray) -> np.ndarray:
     """Geodesic angle (radians) of rotations ``(..., 3, 3) -> (...)``."""
-    cos = (np.trace(r, axis1=-2, axis2=-1) - 1.0) / 2.0
-    return np.arccos(np.clip(cos, -1.0, 1.0))
+    return geometry.rotation_angle(_t(r)).numpy()
 
 
 def rotation_vector(r: np.ndarray) -> np.ndarray:
-    """Axis-angle vectors of rotations ``(N, 3, 3) -> (N, 3)`` (radians), via ``cv2.Rodrigues``."""
-    return np.array([cv2.Rodrigues(np.ascontiguousarray(m, dtype=np.float64))[0][:, 0] for m in r]).reshape(
-        -1, 3
-    )
+    """Axis-angle vectors of rotations ``(N, 3, 3) -> (N, 3)`` (radians)."""
+    return geometry.so3_log(_t(r)).numpy().reshape(-1, 3)
 
 
 def rebase(poses: np.ndarray) -> np.ndarray:

@@ -164,10 +164,19 @@ def write_report(
     (out / "videos").mkdir(exist_ok=True)
     write_videos(kept, out / "videos")
     if markdown is not None:
-        title = (
-            "# loci benchmarks\n\nWritten by `loci bench`; every number below comes from that command.\n\n"
-        )
-        atomic_write_text(
-            markdown,
-            title + ("## Quick suite\n\n" if results["config"]["quick"] else "## Full suite\n\n") + table,
-        )
+        name = "quick suite" if results["config"]["quick"] else "full suite"
+        write_section(markdown, f"loci bench: {name}", f"## World models, {name}\n\n" + table)
+
+
+def write_section(path: Path, key: str, body: str) -> None:
+    """Replace the section between ``<!-- begin KEY -->`` and ``<!-- end KEY -->`` in ``path``
+    (append it if missing), keeping everything else in the file."""
+    begin, end = f"<!-- begin {key} -->", f"<!-- end {key} -->"
+    text = path.read_text() if path.exists() else "# loci benchmarks\n"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
