@@ -22,8 +22,8 @@ play: $(STAMP)
 	$(BIN)/loci play
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 test: lint
 	$(BIN)/pytest -q -n 2
