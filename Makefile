@@ -28,8 +28,14 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q -n 2
 
-bench: $(STAMP)
+bench: $(STAMP)  # every benchmark of BENCHMARKS.md (about 10 minutes on 2 cores)
 	$(BIN)/python benchmarks/geometry.py
+	$(BIN)/python benchmarks/world.py --steps 200
+	$(BIN)/python benchmarks/data_generation.py --engine vizdoom --workers 1 2 --episodes 8 --frames 500
+	$(BIN)/python benchmarks/data_generation.py --engine miniworld --workers 1 2 --episodes 4 --frames 250
+	$(BIN)/python benchmarks/camera_check.py --engine vizdoom --starts 3
+	$(BIN)/python benchmarks/camera_check.py --engine miniworld --starts 3
+	$(BIN)/loci bench --quick
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache .hypothesis

@@ -181,3 +181,22 @@ def test_plan_jobs_and_bad_arguments(tmp_path):
             tmp_path,
         )
     assert list_episodes(tmp_path) == []
+
+
+def test_an_engine_ending_the_episode_keeps_the_frames_so_far(tmp_path):
+    """Doom ends episodes by itself (death, level exit): the episode is written short, and says so."""
+    from loci.engines import EpisodeEnded
+    from loci.engines.synthetic import SyntheticEngine
+
+    class Ending(SyntheticEngine):
+        def step(self, action):
+            if self._index >= 4:
+                raise EpisodeEnded("the player left the level")
+            return super().step(action)
+
+    from loci.engines.synthetic import SyntheticConfig
+
+    engine = Ending(SyntheticConfig(size=SIZE))
+    path = run_episode(engine, plan_jobs("synthetic", ["room"], 1, 10, "corridor", 0)[0], tmp_path)
+    ep = Episode(path)
+    assert len(ep) == 5 and ep.meta.ended_early and ep.rgb.shape[0] == 5

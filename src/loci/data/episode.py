@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +116,18 @@ class EpisodeWriter:
         a["poses"][i] = obs.pose
         self._actions.append(obs.action)
 
-    def close(self) -> Path:
-        """Write everything to a temporary directory and rename it into place; returns the path."""
-        if len(self._actions) != self.meta.frames:
-            raise ValueError(
-                f"episode {self.meta.name} has {len(self._actions)} of {self.meta.frames} frames"
-            )
+    def close(self, ended_early: bool = False) -> Path:
+        """Write everything to a temporary directory and rename it into place; returns the path.
+
+        ``ended_early``: the engine ended the episode before ``meta.frames`` frames; the frames so
+        far (at least 2) are written and the metadata records the true length.
+        """
+        n = len(self._actions)
+        if ended_early and 2 <= n < self.meta.frames:
+            self.meta = replace(self.meta, frames=n, ended_early=True)
+            self._arrays = {k: v[:n] for k, v in self._arrays.items()}
+        if n != self.meta.frames:
+            raise ValueError(f"episode {self.meta.name} has {n} of {self.meta.frames} frames")
         if self.final.exists():
             raise FileExistsError(f"episode {self.final} already exists")
         tmp = self.root / f".tmp-{self.meta.name}-{os.getpid()}"
