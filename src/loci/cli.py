@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 DEFAULT_START = "doom:MAP01:3"  # the built-in default world: a ViZDoom start frame with its depth
 
@@ -93,6 +94,18 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         print(f"table written to {cfg.markdown.resolve()}")
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    if args.model == "tokenizer":
+        from loci.training.tokenizer import load_train_config, train_tokenizer
+
+        path = train_tokenizer(load_train_config(args.config))
+    else:
+        from loci.training.world import load_world_config, train_world
+
+        path = train_world(load_world_config(args.config))
+    print(f"checkpoint: {Path(path).resolve()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loci", description="Interactive 4D world models grounded in geometry.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="outputs/bench")
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="Markdown table path ('' to skip)")
     bench.set_defaults(func=_cmd_bench)
+
+    train = sub.add_parser("train", help="train the tokenizer or the world model from a JSON config")
+    train.add_argument("model", choices=("tokenizer", "world"))
+    train.add_argument("--config", required=True, help="e.g. configs/tokenizer_tiny.json")
+    train.set_defaults(func=_cmd_train)
 
     data = sub.add_parser("data", help="ground-truth episode datasets from engines").add_subparsers(
         dest="data_command", required=True

@@ -160,3 +160,12 @@ def test_keys_must_be_a_string():
 def test_config_validation(kwargs):
     with pytest.raises(ValueError, match="KeyStepConfig"):
         KeyStepConfig(**kwargs)
+
+
+def test_action_ids_cover_every_combination_once():
+    from loci.control import NUM_ACTIONS, action_id, action_keys
+
+    assert NUM_ACTIONS == 81
+    assert sorted(action_id(action_keys(i)) for i in range(NUM_ACTIONS)) == list(range(NUM_ACTIONS))
+    assert action_id(".") == action_id("") == action_id("WS") == 0
+    assert action_id("qw") == action_id("WQ") != action_id("WE")

@@ -126,3 +126,30 @@ def _twist(held: frozenset[str], cfg: KeyStepConfig) -> torch.Tensor:
 def _delta(held: frozenset[str], cfg: KeyStepConfig) -> torch.Tensor:
     """Cached float64 ``se3_exp`` ``(4, 4)`` of the twist; callers get copies."""
     return se3_exp(_twist(held, cfg))
+
+
+# Discrete action vocabulary for learned models: each of the four axes (W/S, A/D, Q/E, R/F) is
+# none, positive or negative, so a step's held keys map to one of 3**4 = 81 ids (0 = no key).
+ACTION_AXES: tuple[tuple[str, str], ...] = (("W", "S"), ("A", "D"), ("Q", "E"), ("R", "F"))
+NUM_ACTIONS = 3 ** len(ACTION_AXES)
+
+
+def action_id(keys: str) -> int:
+    """The id ``[0, 81)`` of one step's keys (opposite keys cancel; ``"."`` and ``""`` are 0)."""
+    held = parse_keys(keys)
+    code = 0
+    for i, (a, b) in enumerate(ACTION_AXES):
+        digit = 0 if (a in held) == (b in held) else (1 if a in held else 2)
+        code += digit * 3**i
+    return code
+
+
+def action_keys(code: int) -> str:
+    """Inverse of :func:`action_id` (canonical key string, ``"."`` for 0)."""
+    if not 0 <= code < NUM_ACTIONS:
+        raise ValueError(f"action id must be in [0, {NUM_ACTIONS}), got {code}")
+    held = ""
+    for i, (a, b) in enumerate(ACTION_AXES):
+        digit = (code // 3**i) % 3
+        held += "" if digit == 0 else (a if digit == 1 else b)
+    return canonical_keys(held)

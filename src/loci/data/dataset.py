@@ -71,7 +71,7 @@ class WindowDataset(Dataset):
         n, start = self.index[i]
         ep = self._episode(n)
         sl = slice(start, start + (self.window - 1) * self.stride + 1, self.stride)
-        rgb = torch.from_numpy(np.ascontiguousarray(ep.rgb[sl])).permute(0, 3, 1, 2).float() / 127.5 - 1
+        rgb = torch.from_numpy(np.array(ep.rgb[sl])).permute(0, 3, 1, 2).float() / 127.5 - 1
         depth = torch.from_numpy(ep.depth[sl].astype(np.float32))
         poses = torch.from_numpy(np.array(ep.poses[sl]))
         if self.rebase:

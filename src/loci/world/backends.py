@@ -39,10 +39,16 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def produce(
-        self, pose: np.ndarray, K: np.ndarray, size: tuple[int, int], memory: PointMemory, last: Frame
+        self,
+        pose: np.ndarray,
+        K: np.ndarray,
+        size: tuple[int, int],
+        memory: PointMemory,
+        last: Frame,
+        action: str = "",
     ) -> Frame:
-        """The frame at ``pose`` ``(4, 4)`` (global frame) with intrinsics ``K``. ``index``/``action``
-        are set by the session."""
+        """The frame at ``pose`` ``(4, 4)`` (global frame) with intrinsics ``K``; ``action``: the keys
+        held for this step (``""`` for text or pose actions). ``index``/``action`` are set by the session."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class WarpBackend(Backend):
     def __init__(self, cfg: WarpConfig | None = None):
         self.cfg = cfg or WarpConfig()
 
-    def produce(self, pose, K, size, memory, last):
+    def produce(self, pose, K, size, memory, last, action=""):
         t0 = time.perf_counter()
         Kt, Pt = torch.from_numpy(K.astype(np.float32)), torch.from_numpy(pose.astype(np.float32))
         seen = memory.render(Kt, Pt, size)
@@ -94,7 +100,7 @@ class CopyLastBackend(Backend):
 
     name = "copy-last"
 
-    def produce(self, pose, K, size, memory, last):
+    def produce(self, pose, K, size, memory, last, action=""):
         return Frame(last.rgb, last.depth, pose.astype(np.float32), K, last.coverage, 0, "", {})
 
 
@@ -120,12 +126,8 @@ class EngineBackend(Backend):
             frame.rgb, frame.depth, frame.pose, frame.K, frame.coverage, 0, "", {"engine_ms": _ms(t0)}
         )
 
-    def produce(self, pose, K, size, memory, last):
+    def produce(self, pose, K, size, memory, last, action=""):
         raise ValueError("the engine backend takes keys only (W/S/A/D/Q/E/R/F), not text or target poses")
 
 
-BACKENDS: dict[str, type[Backend]] = {
-    "warp": WarpBackend,
-    "copy-last": CopyLastBackend,
-    "engine": EngineBackend,
-}
+BACKENDS: tuple[str, ...] = ("warp", "copy-last", "engine", "dit")

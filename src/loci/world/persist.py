@@ -30,6 +30,10 @@ VERSION = "1"
 
 def save_session(session: Session, path: str | os.PathLike) -> Path:
     """Write ``session`` to ``path`` (``.safetensors``) atomically; returns the path."""
+    if session.backend.name == "dit":
+        raise ValueError(
+            "saving sessions of the dit backend is not supported yet (its KV cache is not saved)"
+        )
     f = session.frame
     tensors = {f"memory.{k}": v for k, v in session.memory.state_dict().items()}
     tensors |= {

@@ -68,7 +68,12 @@ class Session:
             else:
                 pose = self.controller.set_pose(act.pose)
             frame = self.backend.produce(
-                pose.numpy().astype(np.float64), self.frame.K, self.frame.size, self.memory, self.frame
+                pose.numpy().astype(np.float64),
+                self.frame.K,
+                self.frame.size,
+                self.memory,
+                self.frame,
+                act.value if act.kind == "keys" else "",
             )
         timings = dict(frame.timings)
         timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 3)

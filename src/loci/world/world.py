@@ -14,6 +14,7 @@ from loci.geometry import intrinsics_from_fov
 from loci.memory import PointMemory, PointMemoryConfig
 
 from .backends import BACKENDS, Backend, CopyLastBackend, EngineBackend, WarpBackend, WarpConfig
+from .dit_backend import DitBackend, DitConfig
 from .frame import Frame
 from .session import Session
 
@@ -32,6 +33,9 @@ class WorldConfig:
     warp: WarpConfig = field(default_factory=WarpConfig)
     fov_x_deg: float = 90.0
     collision_m: float | None = 0.3
+    tokenizer_checkpoint: str | None = None
+    world_checkpoint: str | None = None
+    dit: DitConfig = field(default_factory=DitConfig)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -54,9 +58,25 @@ class World:
             return WarpBackend(self.cfg.warp)
         if self.cfg.backend == "copy-last":
             return CopyLastBackend()
+        if self.cfg.backend == "dit":
+            return DitBackend(*self._learned(), self.cfg.dit)
         if self.engine is None:
             raise ValueError("the engine backend needs an engine: World(cfg, engine=make_engine(...))")
         return EngineBackend(self.engine)
+
+    def _learned(self):
+        """The world model and tokenizer (loaded once per World, shared by its sessions)."""
+        if getattr(self, "_models", None) is None:
+            from loci.training.tokenizer import load_tokenizer
+            from loci.training.world import load_world_model
+
+            if not (self.cfg.tokenizer_checkpoint and self.cfg.world_checkpoint):
+                raise ValueError("the dit backend needs tokenizer_checkpoint and world_checkpoint")
+            self._models = (
+                load_world_model(self.cfg.world_checkpoint),
+                load_tokenizer(self.cfg.tokenizer_checkpoint),
+            )
+        return self._models
 
     def start(
         self,

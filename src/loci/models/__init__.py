@@ -1,0 +1,30 @@
+"""Learned models: the 4D-state tokenizer (and, from other modules, the causal generator)."""
+
+from .tokenizer import Tokenizer, TokenizerConfig, denormalize_depth, normalize_depth
+
+__all__ = ["Tokenizer", "TokenizerConfig", "denormalize_depth", "normalize_depth"]
+
+# Causal generator (dit.py, blocks.py, rope.py, kv_cache.py, adapters.py, sampler.py)
+from .adapters import Conditions, drop_conditions, latent_plucker
+from .dit import CausalDiT, DiTConfig
+from .kv_cache import CacheContext, CacheGeometry, KVCache, evict_except, sink_and_window, sliding_window
+from .sampler import SamplerConfig, euler, guided_velocity, sample_chunk, time_schedule
+
+__all__ += [
+    "CacheContext",
+    "CacheGeometry",
+    "CausalDiT",
+    "Conditions",
+    "DiTConfig",
+    "KVCache",
+    "SamplerConfig",
+    "drop_conditions",
+    "euler",
+    "evict_except",
+    "guided_velocity",
+    "latent_plucker",
+    "sample_chunk",
+    "sink_and_window",
+    "sliding_window",
+    "time_schedule",
+]

@@ -1,0 +1,147 @@
+"""Checkpoints as safetensors: weights (+ optimizer state) as tensors, config and step as JSON metadata.
+
+Layout of one file (never pickle)::
+
+    tensors   model.<name>                   the model's state dict
+              optim.<param index>.<key>      optimizer per-parameter state tensors (e.g. Adam moments)
+    metadata  format = "loci.checkpoint", version, kind (e.g. "tokenizer"), step,
+              config (model config JSON), optim_groups (param_groups JSON), extra (JSON)
+
+Writes are atomic (a reader sees the old file or the new one). Loading checks the file and, through
+:func:`load_weights`, that the weights match the model built from the stored config: any missing,
+unexpected or differently shaped tensor raises ``ValueError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+from torch import nn
+
+from loci.io.atomic import atomic_write_bytes
+from loci.io.configs import config_to_dict
+
+FORMAT = "loci.checkpoint"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns; ``config`` is the model config as a plain dict."""
+
+    kind: str
+    config: dict[str, Any]
+    model_state: dict[str, torch.Tensor]
+    step: int = 0
+    optimizer_state: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module | dict[str, torch.Tensor],
+    config: Any,
+    kind: str,
+    step: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    extra: dict[str, Any] | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write a checkpoint atomically; ``config`` is a dataclass or dict; ``dtype`` casts float weights."""
+    state = model.state_dict() if isinstance(model, nn.Module) else model
+    tensors: dict[str, torch.Tensor] = {}
+    for name, t in state.items():
+        t = t.detach().cpu()
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        tensors[f"model.{name}"] = t.contiguous()
+    meta = {
+        "format": FORMAT,
+        "version": str(VERSION),
+        "kind": kind,
+        "step": str(int(step)),
+        "config": json.dumps(config_to_dict(config), sort_keys=True),
+        "extra": json.dumps(extra or {}, sort_keys=True),
+    }
+    if optimizer is not None:
+        opt = optimizer.state_dict()
+        for index, per_param in opt["state"].items():
+            for key, value in per_param.items():
+                value = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
+        meta["optim_groups"] = json.dumps(opt["param_groups"])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, save(tensors, metadata=meta))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> Checkpoint:
+    """Read a checkpoint; a missing, corrupt or foreign file or a ``kind`` mismatch raises ``ValueError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error types for corrupt headers and truncation
+        raise ValueError(f"{path} is not a readable safetensors checkpoint: {err}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a loci checkpoint (metadata format {meta.get('format')!r})")
+    if kind is not None and meta.get("kind") != kind:
+        raise ValueError(f"{path} holds a {meta.get('kind')!r} checkpoint, expected {kind!r}")
+    try:
+        config = json.loads(meta["config"])
+        step = int(meta.get("step", "0"))
+        extra = json.loads(meta.get("extra", "{}"))
+        groups = json.loads(meta["optim_groups"]) if "optim_groups" in meta else None
+        for group in groups or []:  # JSON turned tuples (e.g. Adam's betas) into lists
+            group.update({k: tuple(v) for k, v in group.items() if isinstance(v, list) and k != "params"})
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{path} has malformed checkpoint metadata: {err}") from None
+    model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    optimizer_state = None
+    if groups is not None:
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, index, key = k.split(".", 2)
+                state.setdefault(int(index), {})[key] = v
+        optimizer_state = {"state": state, "param_groups": groups}
+    return Checkpoint(meta["kind"], config, model_state, step, optimizer_state, extra)
+
+
+def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor], where: str = "checkpoint") -> None:
+    """Raise ``ValueError`` naming the first missing, unexpected or mis-shaped tensor of ``state``."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing:
+        raise ValueError(
+            f"{where} does not match its config: missing tensor {missing[0]!r} ({len(missing)} in all)"
+        )
+    if unexpected:
+        raise ValueError(
+            f"{where} does not match its config: unexpected tensor {unexpected[0]!r} ({len(unexpected)} in all)"
+        )
+    for name, ref in expected.items():
+        if tuple(state[name].shape) != tuple(ref.shape):
+            raise ValueError(
+                f"{where} does not match its config: tensor {name!r} has shape {tuple(state[name].shape)}, "
+                f"the model expects {tuple(ref.shape)}"
+            )
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], where: str = "checkpoint") -> nn.Module:
+    """Validate ``state`` against ``model`` (:func:`check_state_dict`) and load it (cast to model dtype)."""
+    check_state_dict(model, state, where)
+    model.load_state_dict(state)
+    return model

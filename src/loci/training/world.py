@@ -1,0 +1,230 @@
+"""Training the causal world model: rectified flow over tokenizer latents, per-frame noise, CFG dropout.
+
+One batch: windows of ``window`` frames from the episode datasets → the frozen tokenizer encodes
+them to latents ``(B, T, C, h, w)`` (each window's depth scaled by its first frame, DeepVerse) →
+per-frame flow times (diffusion forcing) → the DiT predicts the velocity under the block-causal
+mask, conditioned on Plücker rays of the window's poses (rebased on its first frame) and the key
+action of every frame, each dropped with its own probability for classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from loci.control import action_id
+from loci.data.dataset import WindowDataset
+from loci.io import config_from_dict, config_to_dict
+from loci.models import CausalDiT, Conditions, DiTConfig, Tokenizer, drop_conditions, latent_plucker
+
+from .checkpoint import load_checkpoint, load_weights, save_checkpoint
+from .flow import FlowConfig, add_noise, flow_loss, sample_times
+from .tokenizer import load_tokenizer, pick_device
+
+KIND = "world"
+
+
+@dataclass(frozen=True)
+class WorldTrainConfig:
+    """Everything one world-model training run depends on (JSON: ``configs/world_*.json``)."""
+
+    data_dir: str
+    tokenizer: str
+    checkpoint_dir: str
+    eval_dir: str | None = None
+    model: DiTConfig = field(default_factory=DiTConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    window: int = 8
+    frame_stride: int = 1
+    steps: int = 1000
+    batch_size: int = 4
+    lr: float = 3e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    drop_action: float = 0.1
+    drop_camera: float = 0.1
+    eval_every: int = 250
+    eval_batches: int = 4
+    checkpoint_every: int = 250
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    num_threads: int = 2
+    max_minutes: float | None = None
+    resume: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.window % self.model.chunk_frames:
+            raise ValueError(
+                f"window {self.window} must be a positive multiple of chunk_frames {self.model.chunk_frames}"
+            )
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.steps < 0 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("steps must be >= 0, batch_size >= 1 and lr > 0")
+
+
+def load_world_config(path: str | os.PathLike) -> WorldTrainConfig:
+    """Read a :class:`WorldTrainConfig` from JSON."""
+    return config_from_dict(WorldTrainConfig, json.loads(Path(path).read_text()), str(path))
+
+
+@torch.no_grad()
+def encode_batch(tokenizer: Tokenizer, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latents ``(B, T, C, h, w)`` of a dataset batch and the depth scale ``(B,)`` of each window's first frame."""
+    rgb, depth = batch["rgb"], batch["depth"]
+    b, t = rgb.shape[:2]
+    _, scale = tokenizer.to_input(rgb[:, 0], depth[:, 0])
+    z, _ = tokenizer.encode(rgb.flatten(0, 1), depth.flatten(0, 1), scale.repeat_interleave(t))
+    return z.view(b, t, *z.shape[1:]), scale
+
+
+def batch_conditions(batch: dict, image_size: tuple[int, int], latent_size: tuple[int, int]) -> Conditions:
+    """Plücker maps ``(B, T, 6, h, w)`` of the window's poses and action ids ``(B, T)`` of its keys."""
+    plucker = latent_plucker(batch["K"], batch["poses"], image_size, latent_size)
+    actions = torch.tensor(
+        [[action_id(a) for a in seq] for seq in _transpose(batch["actions"])], dtype=torch.long
+    )
+    return Conditions(action=actions, plucker=plucker)
+
+
+def _transpose(actions) -> list[list[str]]:
+    """The default collate turns ``B`` lists of ``T`` strings into ``T`` tuples of ``B``: undo that."""
+    if actions and isinstance(actions[0], tuple | list) and not isinstance(actions[0], str):
+        return [list(x) for x in zip(*actions, strict=True)]
+    return [list(actions)]
+
+
+def world_loss(
+    model: CausalDiT, tokenizer: Tokenizer, batch: dict, cfg: WorldTrainConfig, gen: torch.Generator
+):
+    """Flow-matching loss of one batch (scalar tensor)."""
+    x0, _ = encode_batch(tokenizer, batch)
+    b, t = x0.shape[:2]
+    cond = batch_conditions(batch, tuple(batch["rgb"].shape[-2:]), tuple(x0.shape[-2:]))
+    cond = drop_conditions(cond, b, cfg.drop_action, cfg.drop_camera, generator=gen)
+    times = sample_times(b, t, cfg.flow, gen)
+    noise = torch.randn(x0.shape, generator=gen)
+    pred = model(add_noise(x0, noise, times), times, cond)
+    return flow_loss(pred.float(), x0, noise)
+
+
+def _lr(cfg: WorldTrainConfig, step: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def _loader(root: str, cfg: WorldTrainConfig, seed: int) -> torch.utils.data.DataLoader:
+    ds = WindowDataset(root, window=cfg.window, stride=cfg.frame_stride, step=max(1, cfg.window // 2))
+    if len(ds) == 0:
+        raise ValueError(f"no windows of {cfg.window} frames in {root}")
+    sampler = torch.utils.data.RandomSampler(
+        ds, replacement=True, num_samples=10**9, generator=torch.Generator().manual_seed(seed)
+    )
+    return torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=0)
+
+
+@torch.no_grad()
+def evaluate_world(
+    model: CausalDiT, tokenizer: Tokenizer, loader, cfg: WorldTrainConfig, batches: int
+) -> dict:
+    """Mean validation flow loss over ``batches`` batches (fixed noise seed)."""
+    model.eval()
+    gen = torch.Generator().manual_seed(1234)
+    losses = [
+        float(world_loss(model, tokenizer, batch, cfg, gen))
+        for _, batch in zip(range(batches), loader, strict=False)
+    ]
+    model.train()
+    return {"val_loss": float(np.mean(losses))}
+
+
+def train_world(cfg: WorldTrainConfig) -> Path:
+    """Train (or resume) the world model; returns the path of the last checkpoint."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.num_threads)
+    device = pick_device(cfg.device)
+    tokenizer = load_tokenizer(cfg.tokenizer, device)
+    for p in tokenizer.parameters():
+        p.requires_grad_(False)
+    if tokenizer.cfg.latent_channels != cfg.model.latent_channels:
+        raise ValueError(
+            f"tokenizer has {tokenizer.cfg.latent_channels} latent channels, the DiT expects {cfg.model.latent_channels}"
+        )
+    model = CausalDiT(cfg.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    out = Path(cfg.checkpoint_dir)
+    last = out / "world_last.safetensors"
+    step = 0
+    if cfg.resume and last.is_file():
+        ckpt = load_checkpoint(last, KIND)
+        if ckpt.config != config_to_dict(cfg.model):
+            raise ValueError(f"{last} was trained with another model config; use a new checkpoint_dir")
+        load_weights(model, ckpt.model_state, str(last))
+        if ckpt.optimizer_state is not None:
+            opt.load_state_dict(ckpt.optimizer_state)
+        step = ckpt.step
+    train = iter(_loader(cfg.data_dir, cfg, cfg.seed + step))
+    val = _loader(cfg.eval_dir, cfg, 999) if cfg.eval_dir else None
+    gen = torch.Generator().manual_seed(cfg.seed + step)
+    start = time.perf_counter()
+    bar = tqdm(total=cfg.steps, initial=step, desc="world", unit="step", disable=not cfg.progress)
+    history = []
+    while step < cfg.steps:
+        for group in opt.param_groups:
+            group["lr"] = _lr(cfg, step)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            loss = world_loss(model, tokenizer, next(train), cfg, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        loss = loss.detach()
+        bar.update()
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+        timed_out = cfg.max_minutes is not None and time.perf_counter() - start > 60 * cfg.max_minutes
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or timed_out:
+            metrics = (
+                evaluate_world(model, tokenizer, val, cfg, cfg.eval_batches)
+                if val and (step % cfg.eval_every == 0 or step == cfg.steps or timed_out)
+                else {}
+            )
+            history.append({"step": step, "loss": float(loss), **metrics})
+            if metrics:
+                tqdm.write(f"step {step}: train loss {float(loss):.4f}, val loss {metrics['val_loss']:.4f}")
+            save_checkpoint(
+                last,
+                model,
+                cfg.model,
+                KIND,
+                step,
+                opt,
+                extra={"train_config": config_to_dict(cfg), "history": history[-20:]},
+            )
+        if timed_out:
+            break
+    bar.close()
+    if not last.is_file():
+        save_checkpoint(last, model, cfg.model, KIND, step, opt, extra={"train_config": config_to_dict(cfg)})
+    return last
+
+
+def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> CausalDiT:
+    """Build a :class:`CausalDiT` from a world checkpoint's config and load its validated weights (eval mode)."""
+    ckpt = load_checkpoint(path, kind=KIND)
+    model = CausalDiT(config_from_dict(DiTConfig, ckpt.config, f"{path}: config"))
+    load_weights(model, ckpt.model_state, str(path))
+    return model.to(device).eval()

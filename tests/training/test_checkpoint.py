@@ -1,0 +1,103 @@
+"""Checkpoints: exact round trip, config-vs-weights validation, corrupt files, deterministic resume."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from loci.data.dataset import WindowDataset
+from loci.data.generate import generate
+from loci.models import Tokenizer, TokenizerConfig
+from loci.training import (
+    TokenizerTrainConfig,
+    load_checkpoint,
+    load_tokenizer,
+    save_checkpoint,
+    train_tokenizer,
+)
+from loci.training.tokenizer import sample_batch, tokenizer_loss
+
+TINY = TokenizerConfig(
+    latent_channels=4, widths=(4, 8, 8), encoder_blocks=(0, 1, 0), decoder_blocks=(0, 1, 0)
+)
+
+
+def trained_model_and_optimizer():
+    torch.manual_seed(0)
+    model = Tokenizer(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randn(2, 4, 16, 16)
+    for _ in range(2):
+        loss = (model.decode_x(model.encode_x(x)) - x).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model, opt
+
+
+def test_round_trip_is_exact(tmp_path):
+    model, opt = trained_model_and_optimizer()
+    path = save_checkpoint(tmp_path / "t.safetensors", model, TINY, "tokenizer", step=7, optimizer=opt)
+    ckpt = load_checkpoint(path, kind="tokenizer")
+    assert ckpt.step == 7 and ckpt.kind == "tokenizer"
+    assert ckpt.config == dataclasses.asdict(TINY) | {"widths": [4, 8, 8], "encoder_blocks": [0, 1, 0],
+                                                      "decoder_blocks": [0, 1, 0]}  # fmt: skip
+    loaded = load_tokenizer(path)
+    for name, t in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], t), name
+    opt2 = torch.optim.AdamW(loaded.parameters(), lr=1e-3)
+    opt2.load_state_dict(ckpt.optimizer_state)
+    ref, got = opt.state_dict(), opt2.state_dict()
+    assert ref["param_groups"] == got["param_groups"]
+    for i, per_param in ref["state"].items():
+        for key, value in per_param.items():
+            assert torch.equal(got["state"][i][key], value), (i, key)
+
+
+def test_weights_that_do_not_match_their_config_raise(tmp_path):
+    model, _ = trained_model_and_optimizer()
+    other = dataclasses.replace(TINY, widths=(4, 8, 12))
+    path = save_checkpoint(tmp_path / "t.safetensors", model, other, "tokenizer")
+    with pytest.raises(ValueError, match=r"does not match its config: tensor 'encoder\.downs\.1\.weight'"):
+        load_tokenizer(path)
+    state = {k: v for k, v in model.state_dict().items() if k != "decoder.conv_out.bias"}
+    path = save_checkpoint(tmp_path / "m.safetensors", state, TINY, "tokenizer")
+    with pytest.raises(ValueError, match=r"missing tensor 'decoder\.conv_out\.bias'"):
+        load_tokenizer(path)
+
+
+def test_corrupt_or_foreign_files_raise(tmp_path):
+    model, _ = trained_model_and_optimizer()
+    good = save_checkpoint(tmp_path / "t.safetensors", model, TINY, "tokenizer").read_bytes()
+    bad = tmp_path / "bad.safetensors"
+    for data in (b"not a checkpoint at all", good[: len(good) // 2], b"\xff" * 8 + good[8:]):
+        bad.write_bytes(data)
+        with pytest.raises(ValueError, match="not a readable safetensors checkpoint"):
+            load_checkpoint(bad)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+    with pytest.raises(ValueError, match="expected 'dit'"):
+        load_checkpoint(tmp_path / "t.safetensors", kind="dit")
+
+
+def test_resume_gives_the_same_weights_and_next_loss(tmp_path):
+    data = tmp_path / "data"
+    generate(
+        "synthetic", ["room"], 2, 6, data, workers=1, engine_overrides={"size": (24, 32)}, progress=False
+    )
+    cfg = TokenizerTrainConfig(data_dir=str(data), checkpoint_dir=str(tmp_path / "a"), model=TINY, steps=4,
+                               batch_size=4, crops_per_frame=2, crop=(16, 16), warmup_steps=2,
+                               checkpoint_every=100, num_threads=1, progress=False)  # fmt: skip
+    whole = load_tokenizer(train_tokenizer(cfg))
+    split = dataclasses.replace(cfg, checkpoint_dir=str(tmp_path / "b"))
+    assert load_checkpoint(train_tokenizer(split, until=2)).step == 2
+    path = train_tokenizer(split)  # resumes at step 2
+    assert load_checkpoint(path).step == 4
+    resumed = load_tokenizer(path)
+    for name, t in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], t), name
+    rgb, depth, scale = sample_batch(WindowDataset(data, window=1), cfg, 4)
+    losses = [
+        tokenizer_loss(m, m.to_input(rgb, depth, scale)[0], depth > 0, cfg)[0] for m in (whole, resumed)
+    ]
+    assert losses[0].item() == losses[1].item()
