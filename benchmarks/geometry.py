@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from functools import partial
 from pathlib import Path
 
@@ -24,21 +23,7 @@ from loci.geometry import (
     render,
     so3_exp,
 )
-from loci.io import atomic_write_text, machine_info
-
-
-def rate(fn, seconds: float) -> float:
-    """Calls per second of ``fn`` over at least ``seconds`` (after 3 warm-up calls), best of 3 rounds."""
-    for _ in range(3):
-        fn()
-    best = 0.0
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds / 3:
-            fn()
-            n += 1
-        best = max(best, n / elapsed)
-    return best
+from loci.io import atomic_write_text, calls_per_second, machine_info
 
 
 def main() -> None:
@@ -58,11 +43,15 @@ def main() -> None:
         for c in (3, 16):
             feats = view.rgb if c == 3 else torch.randn(c, h, w)
             for mode in ("nearest", "bilinear"):
-                r = rate(partial(forward_warp, feats, view.depth, K, src, K, tgt, mode=mode), args.seconds)
+                r = calls_per_second(
+                    partial(forward_warp, feats, view.depth, K, src, K, tgt, mode=mode), args.seconds
+                )
                 rows.append(
                     {"op": "forward_warp", "size": f"{w}x{h}", "channels": c, "mode": mode, "per_s": r}
                 )
-            r = rate(partial(backward_warp, feats, tgt_view.depth, K, tgt, K, src, view.depth), args.seconds)
+            r = calls_per_second(
+                partial(backward_warp, feats, tgt_view.depth, K, tgt, K, src, view.depth), args.seconds
+            )
             rows.append(
                 {"op": "backward_warp", "size": f"{w}x{h}", "channels": c, "mode": "bilinear", "per_s": r}
             )

@@ -20,24 +20,10 @@ from pathlib import Path
 import torch
 
 from loci.data.dataset import WindowDataset
-from loci.io import atomic_write_text, machine_info
+from loci.io import atomic_write_text, calls_per_second, machine_info
 from loci.io.configs import config_from_dict
 from loci.models import Tokenizer, TokenizerConfig
 from loci.training import evaluate_tokenizer, load_checkpoint, load_tokenizer
-
-
-def rate(fn, seconds: float) -> float:
-    """Calls per second of ``fn`` over ``seconds`` (after 2 warm-up calls), best of 3 rounds."""
-    for _ in range(2):
-        fn()
-    best = 0.0
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds / 3:
-            fn()
-            n += 1
-        best = max(best, n / elapsed)
-    return best
 
 
 def evaluate(model: Tokenizer, source: str, args: argparse.Namespace) -> None:
@@ -95,8 +81,8 @@ def main() -> None:
             scale = torch.ones(batch)
             rgb, depth = torch.rand(batch, 3, h, w) * 2 - 1, 0.5 + 10 * torch.rand(batch, h, w)
             with torch.inference_mode():
-                dec = rate(lambda m=model, z=z, s=scale: m.decode(z, s), args.seconds) * batch
-                enc = rate(lambda m=model, r=rgb, d=depth: m.encode(r, d), args.seconds) * batch
+                dec = calls_per_second(lambda m=model, z=z, s=scale: m.decode(z, s), args.seconds) * batch
+                enc = calls_per_second(lambda m=model, r=rgb, d=depth: m.encode(r, d), args.seconds) * batch
             rows.append({"dtype": str(dtype).removeprefix("torch."), "batch": batch, "decode_fps": dec,
                          "encode_fps": enc})  # fmt: skip
     info = machine_info()

@@ -5,7 +5,7 @@ Imports nothing of loci's: any layer may use it.
 
 from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from .configs import config_from_dict, config_to_dict
-from .machine import machine_info
+from .machine import calls_per_second, machine_info
 from .topdown import TopDownMap, draw_top_down, ground_frame
 from .video import Mp4Writer, write_mp4
 from .visual import colorize_depth, hstack_panels, to_uint8_image
@@ -16,6 +16,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "calls_per_second",
     "colorize_depth",
     "config_from_dict",
     "config_to_dict",

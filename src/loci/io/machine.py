@@ -27,3 +27,19 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.machine()}",
     }
+
+
+def calls_per_second(fn, seconds: float, warmup: int = 3, rounds: int = 3) -> float:
+    """Calls per second of ``fn()``: ``warmup`` calls, then the best of ``rounds`` rounds of ``seconds / rounds``."""
+    import time
+
+    for _ in range(warmup):
+        fn()
+    best = 0.0
+    for _ in range(rounds):
+        n, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds / rounds:
+            fn()
+            n += 1
+        best = max(best, n / elapsed)
+    return best
