@@ -13,16 +13,7 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from loci.serve.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 def main() -> None:
@@ -40,7 +31,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.5)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
             page = browser.new_page(viewport={"width": 1280, "height": 760})
             page.goto(url)
             page.wait_for_function("window.loci && window.loci.framesReceived > 0", timeout=60_000)
