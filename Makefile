@@ -35,6 +35,8 @@ bench: $(STAMP)  # every benchmark of BENCHMARKS.md (about 10 minutes on 2 cores
 	$(BIN)/python benchmarks/data_generation.py --engine miniworld --workers 1 2 --episodes 4 --frames 250
 	$(BIN)/python benchmarks/camera_check.py --engine vizdoom --starts 3
 	$(BIN)/python benchmarks/camera_check.py --engine miniworld --starts 3
+	$(BIN)/python benchmarks/tokenizer.py
+	$(BIN)/python benchmarks/dit.py
 	$(BIN)/loci bench --quick
 
 clean:
