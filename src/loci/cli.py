@@ -10,7 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-DEFAULT_START = "doom:MAP01:3"  # the built-in default world: a ViZDoom start frame with its depth
+DEFAULT_START = "doom:MAP01:3"
+DEFAULT_TOKENIZER = str(
+    Path(__file__).parent / "models" / "weights" / "tokenizer_doom.safetensors"
+)  # the built-in default world: a ViZDoom start frame with its depth
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -61,7 +64,7 @@ def _cmd_rollout(args: argparse.Namespace) -> None:
     actions = (
         key_actions(args.actions) if args.actions else trajectory_actions(Trajectory.load(args.trajectory))
     )
-    session = start_session(args.world, args.start, (args.height, args.width))
+    session = start_session(args.world, args.start, (args.height, args.width), _learned(args))
     out = write_rollout(session, actions, args.out, fps=args.fps)
     print(f"wrote {out.resolve()} and {out.with_suffix('.json').resolve()}")
 
@@ -70,9 +73,19 @@ def _cmd_play(args: argparse.Namespace) -> None:
     from loci.serve import PlayerConfig, run_player
     from loci.world.rollout import session_factory
 
-    make_session = session_factory(args.world, args.start, (args.height, args.width))
+    make_session = session_factory(args.world, args.start, (args.height, args.width), _learned(args))
     make_session()  # build once up front: a bad world or start fails here, with one clear line
     run_player(PlayerConfig(make_session=make_session, host=args.host, port=args.port, saves_dir=args.saves))
+
+
+def _learned(args: argparse.Namespace) -> dict:
+    """WorldConfig fields of the learned backend from the command line (checkpoint paths)."""
+    return {"tokenizer_checkpoint": args.tokenizer, "world_checkpoint": args.world_checkpoint}
+
+
+def _add_learned_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, help="tokenizer checkpoint for --world dit")
+    p.add_argument("--world-checkpoint", default=None, help="world-model checkpoint for --world dit")
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
@@ -86,7 +99,10 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         engines=tuple(args.engines.split(",")),
         out=Path(args.out),
         markdown=Path(args.markdown) if args.markdown else None,
-        command="loci bench" + (" --quick" if args.quick else ""),
+        command="loci bench"
+        + (" --quick" if args.quick else "")
+        + (f" --backends {args.backends}" if "dit" in args.backends else ""),
+        learned=_learned(args),
     )
     results = run_bench(cfg)
     print(f"{len(results['rows'])} runs in {results['seconds']:.0f} s; results in {Path(args.out).resolve()}")
@@ -128,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--saves", default="outputs/sessions", help="where saved worlds go")
     play.add_argument("--height", type=int, default=120)
     play.add_argument("--width", type=int, default=160)
+    _add_learned_args(play)
     play.set_defaults(func=_cmd_play)
 
     roll = sub.add_parser("rollout", help="drive a world with keys or a trajectory; write MP4 + poses JSON")
@@ -143,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("--fps", type=float, default=15.0)
     roll.add_argument("--height", type=int, default=120)
     roll.add_argument("--width", type=int, default=160)
+    _add_learned_args(roll)
     roll.set_defaults(func=_cmd_rollout)
 
     bench = sub.add_parser("bench", help="benchmark world backends against the engines on held-out levels")
@@ -151,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--engines", default="vizdoom,miniworld")
     bench.add_argument("--out", default="outputs/bench")
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="Markdown table path ('' to skip)")
+    _add_learned_args(bench)
     bench.set_defaults(func=_cmd_bench)
 
     train = sub.add_parser("train", help="train the tokenizer or the world model from a JSON config")

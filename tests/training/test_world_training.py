@@ -107,6 +107,10 @@ def test_dit_backend_is_reproducible_and_keeps_a_bounded_cache(setup):
     assert a[-1].rgb.shape == (*SIZE, 3) and a[-1].depth.shape == SIZE and a[-1].index == 8
     assert len(s1.backend.cache.slots) <= s1.backend.cfg.window
     assert {"generate_ms", "decode_ms", "total_ms"} <= set(a[-1].timings)
+    # teacher forcing: the true frame replaces the model's own latest frame in the KV cache
+    s1.observe(rgb, depth, a[-1].pose, a[-1].K)
+    tf = s1.step("W")
+    assert tf.index == 9 and len(s1.backend.cache.slots) <= s1.backend.cfg.window
     with pytest.raises(ValueError, match="not supported"):
         s1.save(root / "dit.safetensors")
     with pytest.raises(ValueError, match="world_checkpoint"):

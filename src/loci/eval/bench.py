@@ -41,7 +41,7 @@ class BenchConfig:
     markdown: Path | None = Path("BENCHMARKS.md")
     videos: int = 3
     command: str = "loci bench"
-    extra: dict = field(default_factory=dict)
+    learned: dict = field(default_factory=dict)  # WorldConfig fields for learned backends (checkpoints)
 
 
 def peak_rss_mb() -> float:
@@ -66,7 +66,7 @@ def run_bench(cfg: BenchConfig, cases: Sequence[Case] | None = None) -> dict:
         preds: dict[str, Prediction] = {}
         for backend in cfg.backends:
             for mode in cfg.modes:
-                pred = run_backend(backend, truth, mode, engine)
+                pred = run_backend(backend, truth, mode, engine, cfg.learned)
                 bar.update()
                 row = {
                     "engine": case.engine,

@@ -32,14 +32,18 @@ class Prediction:
     error: str | None = None
 
 
-def _world(backend: str, truth: Truth, steps) -> World:
-    return World(WorldConfig(backend=backend, collision_m=None, **({"steps": steps} if steps else {})))
+def _world(backend: str, learned: dict | None) -> World:
+    extra = dict(learned or {}) if backend == "dit" else {}
+    return World(WorldConfig(backend=backend, collision_m=None, **extra))
 
 
-def run_backend(backend: str, truth: Truth, mode: str, engine: Engine | None = None) -> Prediction:
+def run_backend(
+    backend: str, truth: Truth, mode: str, engine: Engine | None = None, learned: dict | None = None
+) -> Prediction:
     """Drive ``backend`` along the truth. Pose-driven backends get the true target poses (engines move
     with momentum, so keys alone would not say where the camera went); the engine backend replays
-    the keys on ``engine``. ``mode``: ``rgbd`` (start with the true depth) or ``rgb`` (without)."""
+    the keys on ``engine``. ``mode``: ``rgbd`` (start with the true depth) or ``rgb`` (without).
+    ``learned``: WorldConfig fields of a learned backend (checkpoint paths for ``dit``)."""
     case = truth.case
     if backend == "engine":
         if mode != "rgbd":
@@ -53,7 +57,7 @@ def run_backend(backend: str, truth: Truth, mode: str, engine: Engine | None = N
     else:
         depth0 = truth.depth[0] if mode == "rgbd" else None
         try:
-            session = _world(backend, truth, None).start(truth.rgb[0], depth0, truth.K[0])
+            session = _world(backend, learned).start(truth.rgb[0], depth0, truth.K[0])
         except ValueError as err:
             return Prediction(backend, mode, None, None, None, None, None, 0.0, 0, str(err))
         actions = list(truth.poses[1:])
@@ -65,7 +69,7 @@ def run_backend(backend: str, truth: Truth, mode: str, engine: Engine | None = N
     memory_bytes = session.memory.nbytes
     tf_rgb = tf_depth = None
     if backend != "engine":
-        tf = _world(backend, truth, None).start(
+        tf = _world(backend, learned).start(
             truth.rgb[0], truth.depth[0] if mode == "rgbd" else None, truth.K[0]
         )
         out_rgb, out_depth = [truth.rgb[0]], [truth.depth[0]]

@@ -37,6 +37,9 @@ class Backend(abc.ABC):
         """Called with the start frame (already inserted into memory); may return it changed."""
         return frame
 
+    def observe(self, frame: Frame) -> None:  # noqa: B027 - optional hook
+        """Teacher forcing: ``frame`` (the truth) replaces the backend's own latest frame."""
+
     @abc.abstractmethod
     def produce(
         self,

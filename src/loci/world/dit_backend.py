@@ -58,6 +58,7 @@ class DitBackend(Backend):
         self.gen = torch.Generator().manual_seed(self.cfg.seed)
         self.cache = None
         self.frame_index = 0
+        self.last_keys = ""
         self.scale: torch.Tensor | None = None
 
     def _cond(
@@ -77,7 +78,22 @@ class DitBackend(Backend):
         cond = self._cond(frame.pose, frame.K, frame.size, latent, "")
         self.model.commit(z[:, None], self.cache, [0], [], 0, cond)
         self.frame_index = 0
+        self.last_keys = ""
         return frame
+
+    @torch.inference_mode()
+    def observe(self, frame: Frame) -> None:
+        """Replace the latest committed frame by the true one (teacher forcing)."""
+        if self.cache is None:
+            raise RuntimeError("the dit backend observes frames only after the session's start frame")
+        rgb = torch.from_numpy(frame.rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+        z, _ = self.tokenizer.encode(rgb, torch.from_numpy(frame.depth)[None], self.scale)
+        i = self.frame_index
+        self.cache.evict([i])
+        history = sliding_window(self.cache.slots, min(self.cfg.window, self.model.config.max_history))
+        latent = tuple(z.shape[-2:])
+        cond = self._cond(frame.pose, frame.K, frame.size, latent, self.last_keys)
+        self.model.commit(z[:, None], self.cache, [i], history, i, cond)
 
     @torch.inference_mode()
     def produce(self, pose, K, size, memory, last, action=""):
@@ -88,6 +104,7 @@ class DitBackend(Backend):
         latent = (size[0] // self.tokenizer.downsample, size[1] // self.tokenizer.downsample)
         i = self.frame_index + 1
         cond = self._cond(pose, K, size, latent, action)
+        self.last_keys = action
         attend = sliding_window(self.cache.slots, min(self.cfg.window, c.max_history))
         noise = torch.randn(1, 1, c.latent_channels, *latent, generator=self.gen)
         z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler)

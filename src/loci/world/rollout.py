@@ -35,17 +35,23 @@ def parse_start(spec: str) -> tuple[str, str, int]:
     return ENGINE_ALIASES[parts[0]], parts[1], seed
 
 
-def start_session(world: str, start: str, size: tuple[int, int] = (120, 160)) -> Session:
-    """A session of backend ``world`` started from an engine spec (see :func:`parse_start`)."""
+def start_session(
+    world: str, start: str, size: tuple[int, int] = (120, 160), learned: dict | None = None
+) -> Session:
+    """A session of backend ``world`` started from an engine spec (see :func:`parse_start`);
+    ``learned``: WorldConfig fields of a learned backend (checkpoint paths)."""
     from loci.engines import make_engine
 
     engine_name, level, seed = parse_start(start)
     engine = make_engine(engine_name, size=size)
-    w = World(WorldConfig(backend=world), engine=engine if world == "engine" else None)
+    extra = dict(learned or {}) if world == "dit" else {}
+    w = World(WorldConfig(backend=world, **extra), engine=engine if world == "engine" else None)
     return w.start_from_engine(engine, level, seed)
 
 
-def session_factory(world: str, start: str, size: tuple[int, int] = (120, 160)) -> Callable[[], Session]:
+def session_factory(
+    world: str, start: str, size: tuple[int, int] = (120, 160), learned: dict | None = None
+) -> Callable[[], Session]:
     """A cheap factory of fresh sessions on the same start (the player makes one per connection).
 
     Pose-driven worlds reuse the engine's first frame (read once); the engine backend gets a new
@@ -55,15 +61,17 @@ def session_factory(world: str, start: str, size: tuple[int, int] = (120, 160)) 
 
     engine_name, level, seed = parse_start(start)
     if world == "engine":
-        return lambda: start_session(world, start, size)
+        return lambda: start_session(world, start, size, learned)
     engine = make_engine(engine_name, size=size)
     first = engine.reset(level, seed)
     engine.close()
-    cfg = WorldConfig(backend=world)
+    cfg = WorldConfig(backend=world, **(dict(learned or {}) if world == "dit" else {}))
     source = {"kind": "engine", "engine": engine_name, "level": level, "seed": seed}
 
+    shared = World(cfg)  # one World: a learned backend loads its weights once for all sessions
+
     def make() -> Session:
-        session = World(cfg).start(first.rgb, first.depth, first.K)
+        session = shared.start(first.rgb, first.depth, first.K)
         session.source = dict(source)
         return session
 

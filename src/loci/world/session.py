@@ -102,6 +102,7 @@ class Session:
         )
         self.controller.set_pose(torch.from_numpy(pose.astype(np.float64)))
         self._remember(frame)
+        self.backend.observe(frame)
         self.frame = frame
         self.poses[-1] = pose
         return frame
