@@ -11,7 +11,6 @@ same data and gives the same losses as an uninterrupted one.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from loci.io.configs import config_from_dict, config_to_dict
 from loci.models.tokenizer import Tokenizer, TokenizerConfig, normalize_depth
 
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
+from .schedule import warmup_cosine
 
 KIND = "tokenizer"
 LAST = "tokenizer_last.safetensors"
@@ -90,10 +90,7 @@ def pick_device(name: str) -> torch.device:
 
 def lr_at(cfg: TokenizerTrainConfig, step: int) -> float:
     """Linear warm-up then cosine decay to ``min_lr_ratio · lr`` at ``cfg.steps``."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    return warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
 
 
 def frame(dataset: Dataset, i: int) -> tuple[torch.Tensor, torch.Tensor]:

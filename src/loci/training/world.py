@@ -10,7 +10,6 @@ action of every frame, each dropped with its own probability for classifier-free
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from loci.models import CausalDiT, Conditions, DiTConfig, Tokenizer, drop_condit
 
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
 from .flow import FlowConfig, add_noise, flow_loss, sample_times
+from .schedule import warmup_cosine
 from .tokenizer import load_tokenizer, pick_device
 
 KIND = "world"
@@ -48,6 +48,7 @@ class WorldTrainConfig:
     batch_size: int = 4
     lr: float = 3e-4
     warmup_steps: int = 50
+    min_lr_ratio: float = 0.05
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     drop_action: float = 0.1
@@ -119,13 +120,6 @@ def world_loss(
     return flow_loss(pred.float(), x0, noise)
 
 
-def _lr(cfg: WorldTrainConfig, step: int) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
-
-
 def _loader(root: str, cfg: WorldTrainConfig, seed: int) -> torch.utils.data.DataLoader:
     ds = WindowDataset(root, window=cfg.window, stride=cfg.frame_stride, step=max(1, cfg.window // 2))
     if len(ds) == 0:
@@ -184,7 +178,7 @@ def train_world(cfg: WorldTrainConfig) -> Path:
     history = []
     while step < cfg.steps:
         for group in opt.param_groups:
-            group["lr"] = _lr(cfg, step)
+            group["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             loss = world_loss(model, tokenizer, next(train), cfg, gen)
         opt.zero_grad(set_to_none=True)
