@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_START = "doom:MAP01:3"
-DEFAULT_TOKENIZER = str(
-    Path(__file__).parent / "models" / "weights" / "tokenizer_doom.safetensors"
-)  # the built-in default world: a ViZDoom start frame with its depth
+# the built-in default world: a ViZDoom start frame with its depth, walked by the learned world model
+DEFAULT_WORLD = "warp"
+BENCH_BACKENDS = ("engine", "copy-last", "warp")
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -80,12 +80,37 @@ def _cmd_play(args: argparse.Namespace) -> None:
 
 def _learned(args: argparse.Namespace) -> dict:
     """WorldConfig fields of the learned backend from the command line (checkpoint paths)."""
-    return {"tokenizer_checkpoint": args.tokenizer, "world_checkpoint": args.world_checkpoint}
+    return {
+        "tokenizer_checkpoint": args.tokenizer,
+        "world_checkpoint": args.world_checkpoint,
+        "dit": _dit(args),
+    }
+
+
+def _dit(args: argparse.Namespace):
+    from loci.world.dit_backend import DitConfig
+
+    return DitConfig(steps=args.sample_steps, memory=args.memory)
 
 
 def _add_learned_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, help="tokenizer checkpoint for --world dit")
-    p.add_argument("--world-checkpoint", default=None, help="world-model checkpoint for --world dit")
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        help="tokenizer checkpoint of --world loci/dit (default: the shipped one)",
+    )
+    p.add_argument(
+        "--world-checkpoint",
+        default=None,
+        help="world-model checkpoint of --world loci/dit (default: the shipped one)",
+    )
+    p.add_argument("--sample-steps", type=int, default=4, help="Euler steps per frame of --world loci/dit")
+    p.add_argument(
+        "--memory",
+        default="latent",
+        choices=("latent", "points"),
+        help="memory condition of --world loci: the latent memory or the RGB point memory, encoded",
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
@@ -101,7 +126,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         markdown=Path(args.markdown) if args.markdown else None,
         command="loci bench"
         + (" --quick" if args.quick else "")
-        + (f" --backends {args.backends}" if "dit" in args.backends else ""),
+        + (f" --backends {args.backends}" if args.backends != ",".join(BENCH_BACKENDS) else ""),
         learned=_learned(args),
     )
     results = run_bench(cfg)
@@ -134,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     play = sub.add_parser("play", help="walk through a world in the browser (W/A/S/D/Q/E/R/F)")
     play.add_argument(
-        "--world", default="warp", help="backend: warp, copy-last or engine (default: %(default)s)"
+        "--world",
+        default=DEFAULT_WORLD,
+        help="backend: loci, dit, warp, copy-last or engine (default: %(default)s)",
     )
     play.add_argument(
         "--start", default=DEFAULT_START, help="doom:MAP01[:seed], miniworld:OneRoom[:seed], synthetic:room"
@@ -149,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     roll = sub.add_parser("rollout", help="drive a world with keys or a trajectory; write MP4 + poses JSON")
     roll.add_argument(
-        "--world", default="warp", help="backend: warp, copy-last or engine (default: %(default)s)"
+        "--world",
+        default=DEFAULT_WORLD,
+        help="backend: loci, dit, warp, copy-last or engine (default: %(default)s)",
     )
     roll.add_argument(
         "--start", default="doom:MAP01", help="doom:MAP01[:seed], miniworld:OneRoom[:seed], synthetic:room"
@@ -165,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmark world backends against the engines on held-out levels")
     bench.add_argument("--quick", action="store_true", help="the short suite (a few minutes on 2 cores)")
-    bench.add_argument("--backends", default="engine,copy-last,warp")
+    bench.add_argument("--backends", default=",".join(BENCH_BACKENDS))
     bench.add_argument("--engines", default="vizdoom,miniworld")
     bench.add_argument("--out", default="outputs/bench")
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="Markdown table path ('' to skip)")

@@ -77,7 +77,7 @@ def test_state_round_trip_and_validation():
     del bad["seen"]
     with pytest.raises(ValueError, match="lacks"):
         other.load_state_dict(bad)
-    with pytest.raises(ValueError, match="rgb"):
+    with pytest.raises(ValueError, match="features must be"):
         mem.insert(v.rgb[:2], v.depth, K, pose)
     with pytest.raises(ValueError, match="eviction"):
         PointMemoryConfig(eviction="random")

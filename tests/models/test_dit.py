@@ -96,6 +96,45 @@ def test_cached_chunks_equal_block_causal_forward(patch, size, conditioned, drop
     torch.testing.assert_close(cached, full, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("chunk_frames", [1, 2])
+def test_teacher_forced_pass_equals_commit_then_step(chunk_frames):
+    """Clean history (no memory) + noisy targets (with memory) in one pass == cache commit + step."""
+    model = tiny_model(chunk_frames=chunk_frames)
+    F = chunk_frames
+    clean, t_clean, cond = inputs(model, T=6, seed=3)
+    noisy, t_noisy, _ = inputs(model, T=6, seed=4)
+    t_clean = 0.1 * t_clean
+    cond_clean = cond.without("memory")
+    targets = list(range(F, 6))
+    with torch.no_grad():
+        full = model.teacher_forced(
+            clean, noisy[:, F:], targets, t_noisy[:, F:], cond_clean, cond.frames(F, 6), t_clean
+        )
+        cache = model.new_cache(2, tuple(clean.shape[-2:]), capacity=6)
+        outs = []
+        for s in range(0, 6, F):
+            history = list(cache.slots)
+            if s >= F:
+                outs.append(
+                    model.step(
+                        noisy[:, s : s + F], t_noisy[:, s : s + F], cache, history, s, cond.frames(s, s + F)
+                    )
+                )
+            model.commit(
+                clean[:, s : s + F],
+                cache,
+                list(range(s, s + F)),
+                history,
+                s,
+                cond_clean.frames(s, s + F),
+                t=t_clean[:, s : s + F],
+            )
+    torch.testing.assert_close(full, torch.cat(outs, 1), atol=1e-10, rtol=0)
+    if F == 2:  # a target chunk must be whole
+        with pytest.raises(ValueError, match="whole chunks"):
+            model.teacher_forced(clean, noisy[:, 3:4], [3], t_noisy[:, 3:4], cond_clean, cond.frames(3, 4))
+
+
 def test_packed_layout_equals_relative_for_contiguous_history():
     model = tiny_model()
     x, t, cond = inputs(model)

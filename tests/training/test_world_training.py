@@ -9,6 +9,7 @@ from loci.models import DiTConfig, Tokenizer, TokenizerConfig
 from loci.training.checkpoint import save_checkpoint
 from loci.training.world import WorldTrainConfig, load_world_model, train_world
 from loci.world import World, WorldConfig
+from loci.world.dit_backend import DitConfig
 
 SIZE = (32, 48)
 TOK = TokenizerConfig(
@@ -113,5 +114,73 @@ def test_dit_backend_is_reproducible_and_keeps_a_bounded_cache(setup):
     assert tf.index == 9 and len(s1.backend.cache.slots) <= s1.backend.cfg.window
     with pytest.raises(ValueError, match="not supported"):
         s1.save(root / "dit.safetensors")
-    with pytest.raises(ValueError, match="world_checkpoint"):
-        World(WorldConfig(backend="dit")).start(rgb, depth)
+    with pytest.raises(ValueError, match=r"world checkpoint: .*nope\.safetensors does not exist"):
+        World(WorldConfig(backend="dit", world_checkpoint=str(root / "nope.safetensors"))).start(rgb, depth)
+
+
+@pytest.fixture(scope="module")
+def memory_setup(setup):
+    root, tok, cfg = setup
+    mem_cfg = WorldTrainConfig(
+        **{
+            **cfg.__dict__,
+            "model": DiTConfig(**{**DIT.__dict__, "cond_channels": 6}),
+            "checkpoint_dir": str(root / "ckpt_memory"),
+            "steps": 2,
+        }
+    )
+    return root, tok, train_world(mem_cfg)
+
+
+def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
+    _, tok, path = memory_setup
+    assert load_world_model(path).config.cond_channels == 6
+    world = World(
+        WorldConfig(
+            backend="loci", tokenizer_checkpoint=str(tok), world_checkpoint=str(path), collision_m=None
+        )
+    )
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
+    depth = rng.uniform(1, 5, SIZE).astype(np.float32)
+    s = world.start(rgb, depth)
+    backend = s.backend
+    assert backend.name == "loci" and backend.memory_mode == "latent"
+    # Back at the start pose, the memory condition is the start frame's own latents, all valid.
+    f0 = s.frame
+    cond = backend._memory_condition(f0.pose, f0.K, f0.size, (SIZE[0] // 8, SIZE[1] // 8), s.memory)
+    z0, _ = backend.tokenizer.encode(
+        torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1, torch.from_numpy(depth)[None]
+    )
+    torch.testing.assert_close(cond[0, 0, :4], z0[0])
+    assert bool((cond[0, 0, -1] == 1).all())
+    n_before = len(backend.latents)
+    frames = [s.step(k) for k in "WWQQ"]
+    # the generated latent and its decoded depth are what the next step inserts into the memory
+    z, d, pose, _ = backend.pending
+    rgb_dec, _ = backend.tokenizer.decode(z, backend.scale)
+    img = ((rgb_dec[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    np.testing.assert_array_equal(img, frames[-1].rgb)
+    np.testing.assert_array_equal(d[0].numpy(), frames[-1].depth)
+    np.testing.assert_array_equal(pose.astype(np.float32), frames[-1].pose)
+    # a frame observed at a new pose enters the memory at the next step (teacher forcing)
+    n_before = len(backend.latents)
+    s.observe(rgb, depth, frames[-1].pose, frames[-1].K)
+    s.step("Q")
+    assert len(backend.latents) > n_before
+    assert {"memory_ms", "generate_ms", "decode_ms"} <= set(frames[-1].timings)
+    # the same weights without the memory condition, and with the RGB point memory encoded
+    for backend_name, mode in (("dit", "none"), ("loci", "points")):
+        w = World(
+            WorldConfig(
+                backend=backend_name,
+                tokenizer_checkpoint=str(tok),
+                world_checkpoint=str(path),
+                collision_m=None,
+                dit=DitConfig(memory="points"),
+            )
+        )
+        s2 = w.start(rgb, depth)
+        assert s2.backend.memory_mode == mode
+        out = s2.step("W")
+        assert out.rgb.shape == (*SIZE, 3) and np.isfinite(out.depth).all()

@@ -9,6 +9,7 @@ import numpy as np
 
 from loci.engines import Engine
 from loci.world import World, WorldConfig
+from loci.world.backends import LEARNED_BACKENDS
 
 from .truth import Truth
 
@@ -33,7 +34,7 @@ class Prediction:
 
 
 def _world(backend: str, learned: dict | None) -> World:
-    extra = dict(learned or {}) if backend == "dit" else {}
+    extra = dict(learned or {}) if backend in LEARNED_BACKENDS else {}
     return World(WorldConfig(backend=backend, collision_m=None, **extra))
 
 

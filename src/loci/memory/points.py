@@ -54,13 +54,17 @@ class PointMemoryConfig:
 
 
 class PointMemory:
-    """World-frame point memory. ``xyz (N, 3)`` float32, ``rgb (N, 3)`` float32 in [0, 1],
+    """World-frame point memory. ``xyz (N, 3)`` float32, ``rgb (N, channels)`` float32 features (RGB in
+    [0, 1] for the colour memory; any ``channels``, e.g. tokenizer latents for a latent memory),
     ``born/last_seen (N,)`` int64 step numbers, ``seen (N,)`` int64 render counts."""
 
-    def __init__(self, cfg: PointMemoryConfig | None = None):
+    def __init__(self, cfg: PointMemoryConfig | None = None, channels: int = 3):
+        if channels < 1:
+            raise ValueError(f"a point memory needs >= 1 feature channel, got {channels}")
         self.cfg = cfg or PointMemoryConfig()
+        self.channels = channels
         self.xyz = torch.zeros(0, 3)
-        self.rgb = torch.zeros(0, 3)
+        self.rgb = torch.zeros(0, channels)
         self.born = torch.zeros(0, dtype=torch.long)
         self.seen = torch.zeros(0, dtype=torch.long)
         self.last_seen = torch.zeros(0, dtype=torch.long)
@@ -90,15 +94,16 @@ class PointMemory:
         valid: torch.Tensor | None = None,
         remembered: Rendered | None = None,
     ) -> int:
-        """Add a frame: ``rgb (3, H, W)`` float in [0, 1], ``depth (H, W)`` (0 = unknown), ``K (3, 3)``,
+        """Add a frame: ``rgb (channels, H, W)`` float features, ``depth (H, W)`` (0 = unknown), ``K (3, 3)``,
         ``pose (4, 4)``, optional ``valid (H, W)`` bool. ``remembered``: this memory's render at the
         same camera if the caller has it already (saves a render). Returns the number of new points."""
         check_depth(depth)
         check_intrinsics(K)
         check_pose(pose)
-        if rgb.shape != (3, *depth.shape):
+        c = self.channels
+        if rgb.shape != (c, *depth.shape):
             raise ValueError(
-                f"rgb must be (3, H, W) = (3, {depth.shape[0]}, {depth.shape[1]}), got {tuple(rgb.shape)}"
+                f"features must be (C, H, W) = ({c}, {depth.shape[0]}, {depth.shape[1]}), got {tuple(rgb.shape)}"
             )
         s = self.cfg.stride
         keep = (depth > 0) & (depth < self.cfg.max_depth_m)
@@ -117,7 +122,7 @@ class PointMemory:
             sub[s // 2 :: s, s // 2 :: s] = True
             keep &= sub
         pts = _transform(_unproject_camera(depth, K).reshape(-1, 3), pose)[keep.reshape(-1)]
-        cols = rgb.reshape(3, -1).T[keep.reshape(-1)]
+        cols = rgb.reshape(c, -1).T[keep.reshape(-1)]
         self.step += 1
         if len(pts) == 0:
             return 0
@@ -157,7 +162,7 @@ class PointMemory:
     def render(
         self, K: torch.Tensor, pose: torch.Tensor, size: tuple[int, int], count_seen: bool = True
     ) -> Rendered:
-        """Render to a camera: ``features (3, H, W)`` RGB, ``depth (H, W)``, ``mask (H, W)``.
+        """Render to a camera: ``features (channels, H, W)``, ``depth (H, W)``, ``mask (H, W)``.
 
         With ``count_seen`` the points that won a pixel count as seen at this step (for eviction).
         """
@@ -165,7 +170,9 @@ class PointMemory:
         check_pose(pose)
         h, w = size
         if len(self) == 0:
-            return Rendered(torch.zeros(3, h, w), torch.zeros(h, w), torch.zeros(h, w, dtype=torch.bool))
+            return Rendered(
+                torch.zeros(self.channels, h, w), torch.zeros(h, w), torch.zeros(h, w, dtype=torch.bool)
+            )
         cam = _transform(self.xyz, invert(pose.to(self.xyz.dtype)))
         out, won = _splat_camera_winners(
             cam[None], self.rgb[None], K.to(self.xyz.dtype)[None], (h, w), self.cfg.splat
@@ -188,7 +195,7 @@ class PointMemory:
         if missing:
             raise ValueError(f"memory state lacks {sorted(missing)}")
         n = state["xyz"].shape[0]
-        want = {"xyz": ((n, 3), torch.float32), "rgb": ((n, 3), torch.float32)}
+        want = {"xyz": ((n, 3), torch.float32), "rgb": ((n, self.channels), torch.float32)}
         want |= {k: ((n,), torch.long) for k in ("born", "seen", "last_seen")}
         for k, (shape, dtype) in want.items():
             if tuple(state[k].shape) != shape or state[k].dtype != dtype:

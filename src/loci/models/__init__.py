@@ -1,14 +1,28 @@
 """Learned models: the 4D-state tokenizer (and, from other modules, the causal generator)."""
 
-from .tokenizer import Tokenizer, TokenizerConfig, denormalize_depth, normalize_depth
+from pathlib import Path
 
-__all__ = ["Tokenizer", "TokenizerConfig", "denormalize_depth", "normalize_depth"]
-
-# Causal generator (dit.py, blocks.py, rope.py, kv_cache.py, adapters.py, sampler.py)
 from .adapters import Conditions, drop_conditions, latent_plucker
 from .dit import CausalDiT, DiTConfig
 from .kv_cache import CacheContext, CacheGeometry, KVCache, evict_except, sink_and_window, sliding_window
 from .sampler import SamplerConfig, euler, guided_velocity, sample_chunk, time_schedule
+from .tokenizer import Tokenizer, TokenizerConfig, denormalize_depth, normalize_depth
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+SHIPPED_TOKENIZER = WEIGHTS_DIR / "tokenizer_doom.safetensors"  # the 4D tokenizer (ViZDoom)
+SHIPPED_WORLD = WEIGHTS_DIR / "world_doom.safetensors"  # the memory-conditioned world model (ViZDoom)
+
+__all__ = [
+    "SHIPPED_TOKENIZER",
+    "SHIPPED_WORLD",
+    "WEIGHTS_DIR",
+    "Tokenizer",
+    "TokenizerConfig",
+    "denormalize_depth",
+    "normalize_depth",
+]
+
+# Causal generator (dit.py, blocks.py, rope.py, kv_cache.py, adapters.py, sampler.py)
 
 __all__ += [
     "CacheContext",

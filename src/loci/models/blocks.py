@@ -172,3 +172,28 @@ def block_causal_mask(frames: int, chunk_frames: int, tokens_per_frame: int, dev
     chunk = torch.arange(frames, device=device) // chunk_frames
     chunk = chunk.repeat_interleave(tokens_per_frame)
     return chunk[:, None] >= chunk[None, :]
+
+
+def teacher_forcing_mask(
+    frames: int, targets: list[int], chunk_frames: int, tokens_per_frame: int, device=None
+) -> torch.Tensor:
+    """``(L, L)`` bool for ``frames`` clean frames followed by noisy copies of frames ``targets``.
+
+    A clean frame sees the clean frames of its own and earlier chunks (block-causal); a noisy copy of
+    frame ``i`` sees the clean frames of earlier chunks and the noisy copies of its own chunk: exactly
+    what a chunk generated on a cache of clean frames sees (CausVid's teacher forcing).
+    """
+    clean = torch.arange(frames, device=device) // chunk_frames
+    noisy = torch.as_tensor(targets, device=device, dtype=torch.long) // chunk_frames
+    chunk = torch.cat([clean, noisy]).repeat_interleave(tokens_per_frame)
+    is_noisy = torch.cat(
+        [
+            torch.zeros(frames, dtype=torch.bool, device=device),
+            torch.ones(len(targets), dtype=torch.bool, device=device),
+        ]
+    ).repeat_interleave(tokens_per_frame)
+    q_chunk, k_chunk = chunk[:, None], chunk[None, :]
+    q_noisy, k_noisy = is_noisy[:, None], is_noisy[None, :]
+    clean_rows = ~q_noisy & ~k_noisy & (k_chunk <= q_chunk)
+    noisy_rows = q_noisy & ((~k_noisy & (k_chunk < q_chunk)) | (k_noisy & (k_chunk == q_chunk)))
+    return clean_rows | noisy_rows

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .adapters import ActionEmbedding, Conditions, PluckerAdapter, sinusoidal_embedding
-from .blocks import AttentionContext, DiTBlock, Head, Rotary, block_causal_mask
+from .blocks import AttentionContext, DiTBlock, Head, Rotary, block_causal_mask, teacher_forcing_mask
 from .kv_cache import CacheGeometry, KVCache, SlotId
 from .rope import PositionLayout, chunk_positions, rope_angles, rope_split
 
@@ -136,6 +136,51 @@ class CausalDiT(nn.Module):
         for block in self.blocks:
             tokens, _, _ = block(tokens, e0, rotary, mask=mask)
         return self._unpatchify(self.head(tokens, e), (h, w))
+
+    def teacher_forced(
+        self,
+        clean: torch.Tensor,
+        noisy: torch.Tensor,
+        targets: list[int] | tuple[int, ...],
+        t_noisy: torch.Tensor,
+        cond_clean: Conditions | None = None,
+        cond_noisy: Conditions | None = None,
+        t_clean: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Velocity ``(B, N, C, h, w)`` of noisy copies of frames ``targets`` given clean frames (training).
+
+        clean: ``(B, T, C, h, w)``, the history as the cache would hold it (flow time ``t_clean``,
+        default 0; conditions ``cond_clean``, typically without memory). noisy: ``(B, N, C, h, w)``,
+        frame ``targets[i]`` at flow time ``t_noisy[:, i]`` with ``cond_noisy`` (memory included). Every
+        target's whole chunk must be among the targets. One pass over ``T + N`` frames equals, per chunk,
+        ``commit`` of the clean frames and ``step`` of the noisy chunk on that cache.
+        """
+        cfg = self.config
+        B, T, h, w = self._check_latents(
+            clean, clean.new_zeros(clean.shape[:2]) if t_clean is None else t_clean, cond_clean
+        )
+        N = noisy.shape[1]
+        self._check_latents(noisy, t_noisy, cond_noisy)
+        targets = list(targets)
+        if len(targets) != N or any(not 0 <= i < T for i in targets):
+            raise ValueError(f"targets must name {N} frames of the {T} clean ones, got {targets}")
+        chunks = {i // cfg.chunk_frames for i in targets}
+        if sorted(targets) != sorted(
+            i for c in chunks for i in range(c * cfg.chunk_frames, (c + 1) * cfg.chunk_frames)
+        ):
+            raise ValueError(f"targets {targets} must cover whole chunks of {cfg.chunk_frames} frames")
+        if t_clean is None:
+            t_clean = clean.new_zeros(B, T)
+        tok_c, _, e0_c = self._embed(clean, t_clean, cond_clean or Conditions())
+        tok_n, e_n, e0_n = self._embed(noisy, t_noisy, cond_noisy or Conditions())
+        tokens, e0 = torch.cat([tok_c, tok_n], 1), torch.cat([e0_c, e0_n], 1)
+        rows, cols = cfg.token_grid((h, w))
+        positions = torch.cat([torch.arange(T), torch.as_tensor(targets)]).to(clean)
+        rotary = Rotary(*rope_angles(positions, rows, cols, cfg.head_dim, cfg.rope_theta))
+        mask = teacher_forcing_mask(T, targets, cfg.chunk_frames, rows * cols, clean.device)
+        for block in self.blocks:
+            tokens, _, _ = block(tokens, e0, rotary, mask=mask)
+        return self._unpatchify(self.head(tokens[:, T:], e_n), (h, w))
 
     def step(
         self,

@@ -2,13 +2,21 @@
 
 One batch: windows of ``window`` frames from the episode datasets → the frozen tokenizer encodes
 them to latents ``(B, T, C, h, w)`` (each window's depth scaled by its first frame, DeepVerse) →
-per-frame flow times (diffusion forcing) → the DiT predicts the velocity under the block-causal
-mask, conditioned on Plücker rays of the window's poses (rebased on its first frame) and the key
-action of every frame, each dropped with its own probability for classifier-free guidance.
+the DiT predicts the flow velocity, conditioned on Plücker rays of the window's poses (rebased on
+its first frame), the key action of every frame and, when the model has memory channels, the
+earlier frames' latents warped to each frame (degraded as NeoVerse does), each condition dropped
+with its own probability for classifier-free guidance. Two objectives:
+
+- ``teacher_forcing`` (default): clean history frames (a little noise at most, no memory channels,
+  as the KV cache holds them at play time) and noisy copies of the frames after the first chunk,
+  in one pass (:meth:`CausalDiT.teacher_forced`). The loss is on the noisy copies.
+- ``diffusion_forcing``: one sequence with a flow time per frame under the block-causal mask
+  (no memory channels).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -21,11 +29,13 @@ from tqdm import tqdm
 
 from loci.control import action_id
 from loci.data.dataset import WindowDataset
+from loci.data.degrade import DegradeConfig
 from loci.io import config_from_dict, config_to_dict
 from loci.models import CausalDiT, Conditions, DiTConfig, Tokenizer, drop_conditions, latent_plucker
 
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
 from .flow import FlowConfig, add_noise, flow_loss, sample_times
+from .memory_conditions import window_memory_conditions
 from .schedule import warmup_cosine
 from .tokenizer import load_tokenizer, pick_device
 
@@ -53,6 +63,11 @@ class WorldTrainConfig:
     grad_clip: float = 1.0
     drop_action: float = 0.1
     drop_camera: float = 0.1
+    drop_memory: float = 0.1
+    objective: str = "teacher_forcing"
+    history_noise: float = 0.1
+    p_history_noise: float = 0.5
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
     eval_every: int = 250
     eval_batches: int = 4
     checkpoint_every: int = 250
@@ -69,6 +84,22 @@ class WorldTrainConfig:
             raise ValueError(
                 f"window {self.window} must be a positive multiple of chunk_frames {self.model.chunk_frames}"
             )
+        if self.objective not in ("teacher_forcing", "diffusion_forcing"):
+            raise ValueError(
+                f"objective must be 'teacher_forcing' or 'diffusion_forcing', got {self.objective!r}"
+            )
+        c = self.model
+        if c.cond_channels not in (0, c.latent_channels + 2):
+            raise ValueError(
+                f"model.cond_channels must be 0 (no memory) or latent_channels + 2 = {c.latent_channels + 2} "
+                f"(warped latent, depth, mask), got {c.cond_channels}"
+            )
+        if c.cond_channels and self.objective != "teacher_forcing":
+            raise ValueError("memory conditions (cond_channels > 0) need objective='teacher_forcing'")
+        if self.window <= c.chunk_frames and self.objective == "teacher_forcing":
+            raise ValueError("teacher forcing needs a window longer than one chunk")
+        if not 0 <= self.history_noise <= 1 or not 0 <= self.p_history_noise <= 1:
+            raise ValueError("history_noise and p_history_noise must lie in [0, 1]")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0:
@@ -110,14 +141,48 @@ def world_loss(
     model: CausalDiT, tokenizer: Tokenizer, batch: dict, cfg: WorldTrainConfig, gen: torch.Generator
 ):
     """Flow-matching loss of one batch (scalar tensor)."""
-    x0, _ = encode_batch(tokenizer, batch)
+    x0, scale = encode_batch(tokenizer, batch)
     b, t = x0.shape[:2]
     cond = batch_conditions(batch, tuple(batch["rgb"].shape[-2:]), tuple(x0.shape[-2:]))
     cond = drop_conditions(cond, b, cfg.drop_action, cfg.drop_camera, generator=gen)
-    times = sample_times(b, t, cfg.flow, gen)
-    noise = torch.randn(x0.shape, generator=gen)
-    pred = model(add_noise(x0, noise, times), times, cond)
-    return flow_loss(pred.float(), x0, noise)
+    if cfg.objective == "diffusion_forcing":
+        times = sample_times(b, t, cfg.flow, gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        pred = model(add_noise(x0, noise, times), times, cond)
+        return flow_loss(pred.float(), x0, noise)
+    F_ = model.config.chunk_frames
+    targets = list(range(F_, t))
+    cond_noisy = cond.frames(F_, t)
+    if model.config.cond_channels:
+        memory = window_memory_conditions(
+            x0,
+            batch["depth"],
+            batch["K"],
+            batch["poses"],
+            scale,
+            targets,
+            F_,
+            cfg.degrade,
+            tokenizer.cfg.depth_lambda,
+            gen,
+        )
+        keep = (torch.rand(b, generator=gen) >= cfg.drop_memory).to(memory.dtype)
+        cond_noisy = dataclasses.replace(cond_noisy, memory=memory * keep[:, None, None, None, None])
+    t_noisy = sample_times(b, len(targets), cfg.flow, gen)
+    noise = torch.randn(x0[:, F_:].shape, generator=gen)
+    noisy_history = torch.rand(b, 1, generator=gen) < cfg.p_history_noise
+    t_clean = torch.rand(b, t, generator=gen) * cfg.history_noise * noisy_history
+    clean = add_noise(x0, torch.randn(x0.shape, generator=gen), t_clean)
+    pred = model.teacher_forced(
+        clean,
+        add_noise(x0[:, F_:], noise, t_noisy),
+        targets,
+        t_noisy,
+        cond.without("memory"),
+        cond_noisy,
+        t_clean,
+    )
+    return flow_loss(pred.float(), x0[:, F_:], noise)
 
 
 def _loader(root: str, cfg: WorldTrainConfig, seed: int) -> torch.utils.data.DataLoader:

@@ -4,6 +4,8 @@
 - ``warp``: the explicit-memory world: renders the point memory at the target pose and fills the
   holes. The geometry-only baseline every learned model must beat.
 - ``copy-last``: repeats the last frame at the new pose (the trivial baseline).
+- ``loci``: the learned world (tokenizer + causal DiT) conditioned on its spatial memory;
+  ``dit``: the same model without the memory condition (``loci.world.dit_backend``).
 """
 
 from __future__ import annotations
@@ -133,4 +135,5 @@ class EngineBackend(Backend):
         raise ValueError("the engine backend takes keys only (W/S/A/D/Q/E/R/F), not text or target poses")
 
 
-BACKENDS: tuple[str, ...] = ("warp", "copy-last", "engine", "dit")
+LEARNED_BACKENDS: tuple[str, ...] = ("loci", "dit")  # the learned world with / without spatial memory
+BACKENDS: tuple[str, ...] = ("warp", "copy-last", "engine", *LEARNED_BACKENDS)

@@ -1,9 +1,20 @@
-"""The ``dit`` backend: the learned causal world model (tokenizer + DiT), without spatial-memory conditioning.
+"""The learned world: tokenizer + causal DiT, conditioned on the spatial memory (backends ``loci``, ``dit``).
 
-Each step generates one latent frame with a few Euler steps, attending to a sliding window of the
-latest committed frames in the KV cache (positions fixed relative to the current frame, so long
-rollouts never leave the positions seen in training), decodes it to RGB + depth, and commits it.
-Poses enter as Plücker rays in the session's global frame; actions as key ids.
+One step, at the target pose (InSpatio-World's explicit spatial constraint):
+
+1. the memory is rendered at the target camera — the latent memory directly at latent resolution
+   (``memory="latent"``: warped latents, no pixel round trip), or the session's RGB point memory at
+   pixel resolution, then encoded by the tokenizer (``memory="points"``) — giving the warped latent,
+   its depth and validity mask (:func:`loci.memory.latent.memory_condition`);
+2. a few Euler steps generate the new latent frame, attending to a sliding window of the latest
+   committed frames in the KV cache (positions fixed relative to the current frame, so rollouts run
+   past the training length); the memory channels sit on the frame being generated only;
+3. the frame is committed to the cache without its memory channels, decoded to RGB + depth, and its
+   latents (lifted with the predicted depth) and pixels enter the memories: what is generated is
+   remembered.
+
+Poses enter as Plücker rays in the session's global frame; actions as key ids. A model trained
+without memory channels (``cond_channels = 0``) runs with ``memory="none"``.
 """
 
 from __future__ import annotations
@@ -13,9 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from loci.control import action_id
+from loci.geometry.splat import Rendered
 from loci.memory import PointMemory
+from loci.memory.latent import LatentMemory, block_depth, latent_intrinsics, memory_condition
 from loci.models import (
     CausalDiT,
     Conditions,
@@ -30,16 +44,35 @@ from loci.models import (
 from .backends import Backend
 from .frame import Frame
 
+MEMORY_MODES = ("latent", "points", "none")
+
 
 @dataclass(frozen=True)
 class DitConfig:
     """steps: Euler steps per frame. shift: time shift of the schedule. window: history frames
-    attended (≤ the model's max_history). seed: noise seed (a session is reproducible)."""
+    attended (≤ the model's max_history). seed: noise seed (a session is reproducible).
+    memory: where the memory condition comes from (``latent``, ``points`` or ``none``).
+    remember: also insert generated frames into the session's RGB point memory (the map, the
+    ``points`` mode). commit_t: flow time at which finished frames enter the cache."""
 
     steps: int = 4
     shift: float = 3.0
     window: int = 8
     seed: int = 0
+    memory: str = "latent"
+    remember: bool = True
+    commit_t: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.memory not in MEMORY_MODES:
+            raise ValueError(f"DitConfig.memory must be one of {MEMORY_MODES}, got {self.memory!r}")
+        if self.steps < 1 or self.window < 1 or not 0 <= self.commit_t < 1:
+            raise ValueError("DitConfig needs steps >= 1, window >= 1 and commit_t in [0, 1)")
+
+
+def _rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 → ``(1, 3, H, W)`` in [-1, 1]."""
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
 
 
 class DitBackend(Backend):
@@ -47,12 +80,18 @@ class DitBackend(Backend):
 
     def __init__(self, model: CausalDiT, tokenizer: Tokenizer, cfg: DitConfig | None = None):
         self.cfg = cfg or DitConfig()
-        if model.config.chunk_frames != 1:
+        c = model.config
+        if c.chunk_frames != 1:
             raise ValueError(
-                f"the interactive dit backend needs a model with chunk_frames=1, got {model.config.chunk_frames}"
+                f"the interactive dit backend needs a model with chunk_frames=1, got {c.chunk_frames}"
             )
-        if model.config.latent_channels != tokenizer.cfg.latent_channels:
+        if c.latent_channels != tokenizer.cfg.latent_channels:
             raise ValueError("the DiT and the tokenizer disagree on latent channels")
+        if c.cond_channels not in (0, c.latent_channels + 2):
+            raise ValueError(
+                f"the DiT's cond_channels must be 0 or latent_channels + 2 = {c.latent_channels + 2}, got {c.cond_channels}"
+            )
+        self.memory_mode = self.cfg.memory if c.cond_channels else "none"
         self.model, self.tokenizer = model.eval(), tokenizer.eval()
         self.sampler = SamplerConfig(steps=self.cfg.steps, shift=self.cfg.shift)
         self.gen = torch.Generator().manual_seed(self.cfg.seed)
@@ -60,40 +99,83 @@ class DitBackend(Backend):
         self.frame_index = 0
         self.last_keys = ""
         self.scale: torch.Tensor | None = None
+        self.latents = LatentMemory(c.latent_channels)
+        self.pending: tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray] | None = None
 
-    def _cond(
-        self, pose: np.ndarray, K: np.ndarray, size: tuple[int, int], latent: tuple[int, int], keys: str
-    ) -> Conditions:
+    # ------------------------------------------------------------------ helpers
+
+    def _cond(self, pose: np.ndarray, K: np.ndarray, size, latent, keys: str, memory=None) -> Conditions:
         rays = latent_plucker(
             torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32)), size, latent
         )
-        return Conditions(action=torch.tensor([[action_id(keys)]]), plucker=rays[None, None])
+        return Conditions(action=torch.tensor([[action_id(keys)]]), plucker=rays[None, None], memory=memory)
+
+    def _encode(self, frame: Frame) -> torch.Tensor:
+        z, scale = self.tokenizer.encode(
+            _rgb_tensor(frame.rgb), torch.from_numpy(frame.depth)[None], self.scale
+        )
+        if self.scale is None:
+            self.scale = scale
+        return z
+
+    def _flush(self) -> None:
+        """Insert the latest frame's latents (lifted with its depth) into the latent memory."""
+        if self.pending is None:
+            return
+        z, depth, pose, K = self.pending
+        f = self.tokenizer.downsample
+        size = tuple(depth.shape[-2:])
+        K_lat = latent_intrinsics(torch.from_numpy(K).float(), size, f)
+        self.latents.insert(z[0], block_depth(depth, f)[0], K_lat, torch.from_numpy(pose.astype(np.float32)))
+        self.pending = None
+
+    def _memory_condition(self, pose: np.ndarray, K: np.ndarray, size, latent, memory: PointMemory):
+        """``(1, 1, C + 2, h, w)`` memory channels at the target camera, or None."""
+        if self.memory_mode == "none":
+            return None
+        f = self.tokenizer.downsample
+        Kt, Pt = torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32))
+        if self.memory_mode == "latent":
+            self._flush()
+            r = self.latents.render(latent_intrinsics(Kt, size, f), Pt, latent)
+            rendered = Rendered(r.features[None], r.depth[None], r.mask[None])
+        else:
+            r = memory.render(Kt, Pt, size, count_seen=False)
+            z, _ = self.tokenizer.encode(r.features[None] * 2 - 1, r.depth[None], self.scale)
+            mask = F.avg_pool2d(r.mask[None, None].float(), f)[:, 0] > 0.5
+            rendered = Rendered(z, block_depth(r.depth[None] * r.mask[None], f) * mask, mask)
+        cond = memory_condition(rendered, self.scale, self.tokenizer.cfg.depth_lambda)
+        return cond[:, None]
+
+    # ------------------------------------------------------------------ Backend API
 
     @torch.inference_mode()
     def first(self, frame: Frame, memory: PointMemory) -> Frame:
-        rgb = torch.from_numpy(frame.rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
-        z, self.scale = self.tokenizer.encode(rgb, torch.from_numpy(frame.depth)[None])
+        self.scale = None
+        z = self._encode(frame)
         latent = tuple(z.shape[-2:])
         self.cache = self.model.new_cache(1, latent, capacity=self.cfg.window + 1)
         cond = self._cond(frame.pose, frame.K, frame.size, latent, "")
         self.model.commit(z[:, None], self.cache, [0], [], 0, cond)
         self.frame_index = 0
         self.last_keys = ""
+        self.latents = LatentMemory(self.model.config.latent_channels)
+        self.pending = (z, torch.from_numpy(frame.depth)[None], frame.pose, frame.K)
         return frame
 
     @torch.inference_mode()
     def observe(self, frame: Frame) -> None:
-        """Replace the latest committed frame by the true one (teacher forcing)."""
+        """Replace the latest committed frame by the true one (teacher forcing), in cache and memory."""
         if self.cache is None:
             raise RuntimeError("the dit backend observes frames only after the session's start frame")
-        rgb = torch.from_numpy(frame.rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
-        z, _ = self.tokenizer.encode(rgb, torch.from_numpy(frame.depth)[None], self.scale)
+        z = self._encode(frame)
         i = self.frame_index
         self.cache.evict([i])
         history = sliding_window(self.cache.slots, min(self.cfg.window, self.model.config.max_history))
-        latent = tuple(z.shape[-2:])
-        cond = self._cond(frame.pose, frame.K, frame.size, latent, self.last_keys)
-        self.model.commit(z[:, None], self.cache, [i], history, i, cond)
+        cond = self._cond(frame.pose, frame.K, frame.size, tuple(z.shape[-2:]), self.last_keys)
+        t = torch.full((1, 1), self.cfg.commit_t)
+        self.model.commit(z[:, None], self.cache, [i], history, i, cond, t=t)
+        self.pending = (z, torch.from_numpy(frame.depth)[None], frame.pose, frame.K)
 
     @torch.inference_mode()
     def produce(self, pose, K, size, memory, last, action=""):
@@ -103,18 +185,34 @@ class DitBackend(Backend):
         c = self.model.config
         latent = (size[0] // self.tokenizer.downsample, size[1] // self.tokenizer.downsample)
         i = self.frame_index + 1
-        cond = self._cond(pose, K, size, latent, action)
+        mem = self._memory_condition(pose, K, size, latent, memory)
+        cond = self._cond(pose, K, size, latent, action, mem)
+        t_mem = time.perf_counter()
         self.last_keys = action
         attend = sliding_window(self.cache.slots, min(self.cfg.window, c.max_history))
         noise = torch.randn(1, 1, c.latent_channels, *latent, generator=self.gen)
         z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler)
         t_gen = time.perf_counter()
-        self.model.commit(z, self.cache, [i], attend, i, cond)
+        t = torch.full((1, 1), self.cfg.commit_t)
+        self.model.commit(z, self.cache, [i], attend, i, cond.without("memory"), t=t)
         evict_except(self.cache, sliding_window(self.cache.slots, self.cfg.window))
         self.frame_index = i
         rgb, depth = self.tokenizer.decode(z[:, 0], self.scale)
         t_dec = time.perf_counter()
         img = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
-        d = depth[0].float().numpy()
-        timings = {"generate_ms": (t_gen - t0) * 1000, "decode_ms": (t_dec - t_gen) * 1000}
-        return Frame(img, d, pose.astype(np.float32), K, np.zeros(size, bool), 0, "", timings)
+        d = depth[0].float()
+        self.pending = (z[:, 0], d[None], pose, K)
+        if self.cfg.remember:
+            memory.insert(
+                torch.from_numpy(img).permute(2, 0, 1).float() / 255,
+                d,
+                torch.from_numpy(K).float(),
+                torch.from_numpy(pose.astype(np.float32)),
+            )
+        timings = {
+            "memory_ms": (t_mem - t0) * 1000,
+            "generate_ms": (t_gen - t_mem) * 1000,
+            "decode_ms": (t_dec - t_gen) * 1000,
+            "remember_ms": (time.perf_counter() - t_dec) * 1000,
+        }
+        return Frame(img, d.numpy(), pose.astype(np.float32), K, np.zeros(size, bool), 0, "", timings)

@@ -14,6 +14,7 @@ from loci.control import Trajectory
 from loci.io import Mp4Writer, atomic_write_text, colorize_depth, hstack_panels
 
 from .actions import Action
+from .backends import LEARNED_BACKENDS
 from .frame import Frame
 from .session import Session
 from .world import World, WorldConfig
@@ -44,7 +45,7 @@ def start_session(
 
     engine_name, level, seed = parse_start(start)
     engine = make_engine(engine_name, size=size)
-    extra = dict(learned or {}) if world == "dit" else {}
+    extra = dict(learned or {}) if world in LEARNED_BACKENDS else {}
     w = World(WorldConfig(backend=world, **extra), engine=engine if world == "engine" else None)
     return w.start_from_engine(engine, level, seed)
 
@@ -65,7 +66,7 @@ def session_factory(
     engine = make_engine(engine_name, size=size)
     first = engine.reset(level, seed)
     engine.close()
-    cfg = WorldConfig(backend=world, **(dict(learned or {}) if world == "dit" else {}))
+    cfg = WorldConfig(backend=world, **(dict(learned or {}) if world in LEARNED_BACKENDS else {}))
     source = {"kind": "engine", "engine": engine_name, "level": level, "seed": seed}
 
     shared = World(cfg)  # one World: a learned backend loads its weights once for all sessions

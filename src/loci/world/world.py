@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,8 +14,17 @@ from loci.control import KeyStepConfig, PoseController
 from loci.engines import Engine, make_engine
 from loci.geometry import intrinsics_from_fov
 from loci.memory import PointMemory, PointMemoryConfig
+from loci.models import SHIPPED_TOKENIZER, SHIPPED_WORLD
 
-from .backends import BACKENDS, Backend, CopyLastBackend, EngineBackend, WarpBackend, WarpConfig
+from .backends import (
+    BACKENDS,
+    LEARNED_BACKENDS,
+    Backend,
+    CopyLastBackend,
+    EngineBackend,
+    WarpBackend,
+    WarpConfig,
+)
 from .dit_backend import DitBackend, DitConfig
 from .frame import Frame
 from .session import Session
@@ -21,9 +32,11 @@ from .session import Session
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """backend: ``warp``, ``copy-last`` or ``engine``. steps: key step sizes for pose-driven
-    backends. memory: point-memory settings. warp: hole filling. fov_x_deg: default horizontal FOV
-    when ``start`` gets no K."""
+    """backend: ``loci``, ``dit``, ``warp``, ``copy-last`` or ``engine``. steps: key step sizes for
+    pose-driven backends. memory: point-memory settings. warp: hole filling. fov_x_deg: default
+    horizontal FOV when ``start`` gets no K. tokenizer_checkpoint / world_checkpoint: the learned
+    backends' weights (None: the ones shipped in ``loci/models/weights``). dit: their sampling and
+    memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory)."""
 
     backend: str = "warp"
     steps: KeyStepConfig = field(
@@ -58,8 +71,13 @@ class World:
             return WarpBackend(self.cfg.warp)
         if self.cfg.backend == "copy-last":
             return CopyLastBackend()
-        if self.cfg.backend == "dit":
-            return DitBackend(*self._learned(), self.cfg.dit)
+        if self.cfg.backend in LEARNED_BACKENDS:
+            cfg = self.cfg.dit
+            if self.cfg.backend == "dit":
+                cfg = dataclasses.replace(cfg, memory="none")
+            backend = DitBackend(*self._learned(), cfg)
+            backend.name = self.cfg.backend
+            return backend
         if self.engine is None:
             raise ValueError("the engine backend needs an engine: World(cfg, engine=make_engine(...))")
         return EngineBackend(self.engine)
@@ -70,12 +88,14 @@ class World:
             from loci.training.tokenizer import load_tokenizer
             from loci.training.world import load_world_model
 
-            if not (self.cfg.tokenizer_checkpoint and self.cfg.world_checkpoint):
-                raise ValueError("the dit backend needs tokenizer_checkpoint and world_checkpoint")
-            self._models = (
-                load_world_model(self.cfg.world_checkpoint),
-                load_tokenizer(self.cfg.tokenizer_checkpoint),
-            )
+            world = self.cfg.world_checkpoint or SHIPPED_WORLD
+            tokenizer = self.cfg.tokenizer_checkpoint or SHIPPED_TOKENIZER
+            for what, path in (("world", world), ("tokenizer", tokenizer)):
+                if not Path(path).is_file():
+                    raise ValueError(
+                        f"the {self.cfg.backend} backend needs a {what} checkpoint: {path} does not exist"
+                    )
+            self._models = (load_world_model(world), load_tokenizer(tokenizer))
         return self._models
 
     def start(
