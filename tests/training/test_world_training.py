@@ -112,8 +112,13 @@ def test_dit_backend_is_reproducible_and_keeps_a_bounded_cache(setup):
     s1.observe(rgb, depth, a[-1].pose, a[-1].K)
     tf = s1.step("W")
     assert tf.index == 9 and len(s1.backend.cache.slots) <= s1.backend.cfg.window
-    with pytest.raises(ValueError, match="not supported"):
-        s1.save(root / "dit.safetensors")
+    # a saved learned session continues exactly as the original would have
+    s1.save(root / "dit.safetensors")
+    loaded = World.load_session(str(root / "dit.safetensors"))
+    for k in "WQD":
+        x, y = s1.step(k), loaded.step(k)
+        np.testing.assert_array_equal(x.rgb, y.rgb)
+        np.testing.assert_array_equal(x.pose, y.pose)
     with pytest.raises(ValueError, match=r"world checkpoint: .*nope\.safetensors does not exist"):
         World(WorldConfig(backend="dit", world_checkpoint=str(root / "nope.safetensors"))).start(rgb, depth)
 
@@ -168,6 +173,22 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
     s.observe(rgb, depth, frames[-1].pose, frames[-1].K)
     s.step("Q")
     assert len(backend.latents) > n_before
+    # saving keeps the latent memory and the cache: the loaded session continues identically
+    s.save(path.parent / "loci.safetensors")
+    loaded = World.load_session(str(path.parent / "loci.safetensors"))
+    assert len(loaded.backend.latents) == len(backend.latents)
+    for k in "WE":
+        np.testing.assert_array_equal(s.step(k).rgb, loaded.step(k).rgb)
+    # a state that does not fit the model (here: a cache of the wrong width) is refused by name
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path.parent / "loci.safetensors"), "pt") as fh:
+        meta, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    tensors["backend.cache.keys"] = tensors["backend.cache.keys"][..., :1].contiguous()
+    save_file(tensors, str(path.parent / "bad.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match="does not fit"):
+        World.load_session(str(path.parent / "bad.safetensors"))
     assert {"memory_ms", "generate_ms", "decode_ms"} <= set(frames[-1].timings)
     # the same weights without the memory condition, and with the RGB point memory encoded
     for backend_name, mode in (("dit", "none"), ("loci", "points")):

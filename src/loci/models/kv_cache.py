@@ -147,6 +147,30 @@ class KVCache:
     def clear(self) -> None:
         self.evict(list(self._row))
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The stored slots (integer slot ids only), oldest first: ``slots (S,)``, ``frames (S,)`` int64 and
+        ``keys``/``values (depth, B, S, n, heads, head_dim)``; safetensors-ready."""
+        slots = self.slots
+        if any(not isinstance(s, int) for s in slots):
+            raise ValueError("only caches with integer slot ids can be saved")
+        ctx = self.select(slots)
+        return {
+            "slots": torch.tensor(slots, dtype=torch.long),
+            "frames": ctx.frames.cpu(),
+            "keys": ctx.keys.contiguous().cpu(),
+            "values": ctx.values.contiguous().cpu(),
+        }
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Replace the contents by a :meth:`state_dict` (shapes are checked against this cache)."""
+        missing = {"slots", "frames", "keys", "values"} - set(state)
+        if missing:
+            raise ValueError(f"KV-cache state lacks {sorted(missing)}")
+        slots, frames = state["slots"].tolist(), state["frames"].tolist()
+        self.clear()
+        if slots:
+            self.write(slots, frames, state["keys"], state["values"])
+
     def _check_known(self, slot_ids: Iterable[SlotId]) -> None:
         unknown = [s for s in slot_ids if s not in self._row]
         if unknown:

@@ -42,6 +42,13 @@ class Backend(abc.ABC):
     def observe(self, frame: Frame) -> None:  # noqa: B027 - optional hook
         """Teacher forcing: ``frame`` (the truth) replaces the backend's own latest frame."""
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """What a saved session needs to continue exactly where it stopped (tensors only)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:  # noqa: B027 - optional hook
+        """Restore :meth:`state_dict` (called after :meth:`first` on the saved current frame)."""
+
     @abc.abstractmethod
     def produce(
         self,

@@ -147,6 +147,50 @@ class DitBackend(Backend):
         cond = memory_condition(rendered, self.scale, self.tokenizer.cfg.depth_lambda)
         return cond[:, None]
 
+    # ------------------------------------------------------------------ saving
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """KV cache, latent memory, the frame awaiting insertion, depth scale, step and noise state."""
+        if self.cache is None:
+            raise RuntimeError("nothing to save before the session's start frame")
+        state = {f"cache.{k}": v for k, v in self.cache.state_dict().items()}
+        state |= {f"latents.{k}": v for k, v in self.latents.state_dict().items()}
+        if self.pending is not None:
+            z, depth, pose, K = self.pending
+            state |= {
+                "pending.z": z.clone(),
+                "pending.depth": depth.clone(),
+                "pending.pose": torch.tensor(np.asarray(pose, np.float32)),
+                "pending.K": torch.tensor(np.asarray(K, np.float32)),
+            }
+        return state | {
+            "scale": self.scale.clone(),
+            "frame_index": torch.tensor(self.frame_index),
+            "noise_state": self.gen.get_state(),
+            "last_keys": torch.tensor(list(self.last_keys.encode()), dtype=torch.uint8),
+        }
+
+    @torch.inference_mode()
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        def part(prefix: str) -> dict[str, torch.Tensor]:
+            return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+
+        missing = {"scale", "frame_index", "noise_state", "last_keys", "cache.slots"} - set(state)
+        if missing:
+            raise ValueError(f"learned-world state lacks {sorted(missing)}")
+        self.cache.load_state_dict(part("cache."))
+        self.latents.load_state_dict(part("latents."))
+        p = part("pending.")
+        self.pending = (
+            (p["z"], p["depth"], p["pose"].numpy(), p["K"].numpy())
+            if {"z", "depth", "pose", "K"} <= set(p)
+            else None
+        )
+        self.scale = state["scale"].float()
+        self.frame_index = int(state["frame_index"])
+        self.gen.set_state(state["noise_state"])
+        self.last_keys = bytes(state["last_keys"].tolist()).decode()
+
     # ------------------------------------------------------------------ Backend API
 
     @torch.inference_mode()

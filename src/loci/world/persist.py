@@ -3,7 +3,9 @@
 The file holds the memory, the pose history, the controller state and the current frame; the
 metadata holds the world config, the actions and where the session started. Engine sessions are
 restored by replaying their actions on the engine from the same level and seed (engines are
-deterministic), and the replayed pose is checked against the saved one.
+deterministic), and the replayed pose is checked against the saved one. Learned sessions save
+their backend's state too (KV cache, latent memory, noise generator), so a loaded session continues
+exactly as the saved one would have.
 """
 
 from __future__ import annotations
@@ -30,10 +32,6 @@ VERSION = "1"
 
 def save_session(session: Session, path: str | os.PathLike) -> Path:
     """Write ``session`` to ``path`` (``.safetensors``) atomically; returns the path."""
-    if session.backend.name == "dit":
-        raise ValueError(
-            "saving sessions of the dit backend is not supported yet (its KV cache is not saved)"
-        )
     f = session.frame
     tensors = {f"memory.{k}": v for k, v in session.memory.state_dict().items()}
     tensors |= {
@@ -45,6 +43,7 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
         "frame.pose": torch.from_numpy(np.ascontiguousarray(f.pose, dtype=np.float32)),
         "frame.coverage": torch.from_numpy(f.coverage.astype(np.uint8)),
     }
+    tensors |= {f"backend.{k}": v for k, v in session.backend.state_dict().items()}
     if isinstance(session.backend, EngineBackend):
         tensors["engine.origin"] = torch.from_numpy(session.backend.origin.astype(np.float64))
     meta = {
@@ -127,6 +126,12 @@ def load_session(path: str | os.PathLike, engine: Engine | None = None) -> Sessi
         {k.removeprefix("memory."): v for k, v in tensors.items() if k.startswith("memory.")}
     )
     session.controller.load_state(tensors["controller"])
+    try:
+        session.backend.load_state_dict(
+            {k.removeprefix("backend."): v for k, v in tensors.items() if k.startswith("backend.")}
+        )
+    except (ValueError, RuntimeError, KeyError) as err:
+        raise ValueError(f"{path}: the saved {cfg.backend} state does not fit this world ({err})") from None
     poses = tensors["poses"].numpy()
     if len(poses) != len(actions) + 1:
         raise ValueError(f"{path}: {len(poses)} poses for {len(actions)} actions")
