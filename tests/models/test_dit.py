@@ -10,7 +10,7 @@ import torch
 from loci.models.adapters import Conditions, drop_conditions, latent_plucker
 from loci.models.dit import CausalDiT, DiTConfig
 from loci.models.kv_cache import sink_and_window, sliding_window
-from loci.models.sampler import SamplerConfig, euler, guided_velocity, sample_chunk, time_schedule
+from loci.models.sampler import Known, SamplerConfig, euler, guided_velocity, sample_chunk, time_schedule
 
 TINY = DiTConfig(
     latent_channels=3,
@@ -289,6 +289,30 @@ def test_euler_recovers_a_constant_target_exactly(steps, shift):
     noise = torch.randn(3, dtype=torch.float64)
     x0 = euler(lambda x, t: (x - target) / t, noise, time_schedule(steps, shift, torch.float64))
     torch.testing.assert_close(x0, target, atol=1e-12, rtol=0)
+
+
+def test_known_region_stays_on_its_flow_path_and_the_rest_is_generated():
+    """RePaint-style replacement: the known entries follow (1 - t)·x0 + t·noise exactly, the others
+    integrate the model's velocity (here the exact one towards ``target``), also across the seam."""
+    target = torch.tensor([0.3, -1.2, 2.0, 0.5], dtype=torch.float64)
+    known_x0 = torch.tensor([9.0, 9.0, -4.0, 9.0], dtype=torch.float64)
+    mask = torch.tensor([False, False, True, False])
+    noise = torch.randn(4, dtype=torch.float64)
+    schedule = time_schedule(5, 2.0, torch.float64)
+    seen = []
+
+    def velocity(x, t):
+        seen.append((float(t), x.clone()))
+        return (x - target) / t
+
+    out = euler(velocity, noise, schedule, Known(known_x0, mask))
+    assert out[2] == known_x0[2]
+    torch.testing.assert_close(out[~mask], target[~mask], atol=1e-12, rtol=0)
+    for t, x in seen[1:]:  # every later step starts with the known entry on its straight path
+        torch.testing.assert_close(x[2], (1 - t) * known_x0[2] + t * noise[2], atol=1e-12, rtol=0)
+    # with ``until`` the last steps are free: the known entry ends where the model takes it
+    free = euler(lambda x, t: (x - target) / t, noise, schedule, Known(known_x0, mask, until=0.5))
+    torch.testing.assert_close(free, target, atol=1e-12, rtol=0)
 
 
 def test_euler_transports_gaussian_noise_to_a_gaussian_target():

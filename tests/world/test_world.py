@@ -73,8 +73,8 @@ def test_bad_actions_raise_clear_errors(bad, message):
 
 def test_bad_starts():
     rgb, depth, _K = synthetic_start()
-    with pytest.raises(ValueError, match="needs the start depth"):
-        World().start(rgb)
+    with pytest.raises(ValueError, match="needs a depth model: .*does not exist"):
+        World(WorldConfig(depth_checkpoint="/nonexistent/depth.safetensors")).start(rgb)
     bad = depth.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):

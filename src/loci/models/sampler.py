@@ -54,11 +54,29 @@ def time_schedule(steps: int, shift: float = 1.0, dtype: torch.dtype = torch.flo
     return shift * t / (1 + (shift - 1) * t)
 
 
-def euler(velocity: Velocity, noise: torch.Tensor, schedule: torch.Tensor) -> torch.Tensor:
+@dataclass(frozen=True)
+class Known:
+    """Latents known in advance where ``mask`` is True (e.g. the spatial memory warped to the frame):
+    ``x0 (B, F, C, h, w)``, ``mask`` broadcastable to it. After every Euler step that ends at a time
+    ``t_next > until``, the known region is reset to its point on the straight flow path,
+    ``(1 - t_next)·x0 + t_next·noise`` (RePaint-style replacement for rectified flow), so the model
+    generates the rest around it; the steps below ``until`` let the model harmonise the seams."""
+
+    x0: torch.Tensor
+    mask: torch.Tensor
+    until: float = 0.0
+
+
+def euler(
+    velocity: Velocity, noise: torch.Tensor, schedule: torch.Tensor, known: Known | None = None
+) -> torch.Tensor:
     """Integrate ``velocity(x, t)`` (t a 0-d tensor) along ``schedule`` starting from ``noise``."""
     x = noise
     for t, t_next in itertools.pairwise(schedule):
         x = x + (t_next - t).to(x.dtype) * velocity(x, t.to(x.dtype))
+        if known is not None and float(t_next) > known.until - 1e-9:
+            on_path = (1 - t_next).to(x.dtype) * known.x0 + t_next.to(x.dtype) * noise
+            x = torch.where(known.mask, on_path, x)
     return x
 
 
@@ -89,10 +107,12 @@ def sample_chunk(
     cond: Conditions | None = None,
     config: SamplerConfig | None = None,
     layout: PositionLayout = "relative",
+    known: Known | None = None,
 ) -> torch.Tensor:
     """Denoise one chunk ``noise (B, F, C, h, w)`` → clean latents, with ``model.step`` on the cache.
 
-    The cache is only read; commit the result afterwards (``model.commit``).
+    The cache is only read; commit the result afterwards (``model.commit``). ``known``: latents to
+    keep where known (:class:`Known`).
     """
     config = config or SamplerConfig()
     cond = cond or Conditions()
@@ -104,4 +124,4 @@ def sample_chunk(
             lambda c: model.step(x, tt, cache, list(attend_slots), start, c, layout), cond, config.guidance
         )
 
-    return euler(velocity, noise, time_schedule(config.steps, config.shift, noise.dtype))
+    return euler(velocity, noise, time_schedule(config.steps, config.shift, noise.dtype), known)

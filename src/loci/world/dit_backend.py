@@ -40,6 +40,7 @@ from loci.models import (
     sample_chunk,
     sliding_window,
 )
+from loci.models.sampler import Known
 
 from .backends import Backend
 from .frame import Frame
@@ -53,7 +54,10 @@ class DitConfig:
     attended (≤ the model's max_history). seed: noise seed (a session is reproducible).
     memory: where the memory condition comes from (``latent``, ``points`` or ``none``).
     remember: also insert generated frames into the session's RGB point memory (the map, the
-    ``points`` mode). commit_t: flow time at which finished frames enter the cache."""
+    ``points`` mode). commit_t: flow time at which finished frames enter the cache. anchor: keep the
+    memory's latents where it is valid while sampling, down to this flow time (RePaint-style
+    replacement: the model generates the holes around what is remembered; the last steps below it
+    harmonise the seams); None = the memory is a condition only."""
 
     steps: int = 4
     shift: float = 3.0
@@ -62,12 +66,15 @@ class DitConfig:
     memory: str = "latent"
     remember: bool = True
     commit_t: float = 0.0
+    anchor: float | None = None
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_MODES:
             raise ValueError(f"DitConfig.memory must be one of {MEMORY_MODES}, got {self.memory!r}")
         if self.steps < 1 or self.window < 1 or not 0 <= self.commit_t < 1:
             raise ValueError("DitConfig needs steps >= 1, window >= 1 and commit_t in [0, 1)")
+        if self.anchor is not None and not 0 <= self.anchor <= 1:
+            raise ValueError(f"DitConfig.anchor must be None or in [0, 1], got {self.anchor}")
 
 
 def _rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -142,7 +149,7 @@ class DitBackend(Backend):
         else:
             r = memory.render(Kt, Pt, size, count_seen=False)
             z, _ = self.tokenizer.encode(r.features[None] * 2 - 1, r.depth[None], self.scale)
-            mask = F.avg_pool2d(r.mask[None, None].float(), f)[:, 0] > 0.5
+            mask = F.avg_pool2d(r.mask[None, None].float(), f)[:, 0] > 0.999  # whole blocks only
             rendered = Rendered(z, block_depth(r.depth[None] * r.mask[None], f) * mask, mask)
         cond = memory_condition(rendered, self.scale, self.tokenizer.cfg.depth_lambda)
         return cond[:, None]
@@ -235,7 +242,11 @@ class DitBackend(Backend):
         self.last_keys = action
         attend = sliding_window(self.cache.slots, min(self.cfg.window, c.max_history))
         noise = torch.randn(1, 1, c.latent_channels, *latent, generator=self.gen)
-        z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler)
+        known = None
+        if mem is not None and self.cfg.anchor is not None:
+            C = c.latent_channels
+            known = Known(mem[:, :, :C], mem[:, :, -1:] > 0, self.cfg.anchor)
+        z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler, known=known)
         t_gen = time.perf_counter()
         t = torch.full((1, 1), self.cfg.commit_t)
         self.model.commit(z, self.cache, [i], attend, i, cond.without("memory"), t=t)

@@ -14,7 +14,7 @@ from loci.control import KeyStepConfig, PoseController
 from loci.engines import Engine, make_engine
 from loci.geometry import intrinsics_from_fov
 from loci.memory import PointMemory, PointMemoryConfig
-from loci.models import SHIPPED_TOKENIZER, SHIPPED_WORLD
+from loci.models import SHIPPED_DEPTH, SHIPPED_TOKENIZER, SHIPPED_WORLD
 
 from .backends import (
     BACKENDS,
@@ -36,7 +36,9 @@ class WorldConfig:
     pose-driven backends. memory: point-memory settings. warp: hole filling. fov_x_deg: default
     horizontal FOV when ``start`` gets no K. tokenizer_checkpoint / world_checkpoint: the learned
     backends' weights (None: the ones shipped in ``loci/models/weights``). dit: their sampling and
-    memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory)."""
+    memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory).
+    depth_checkpoint: the monocular depth model that completes a start image given without depth
+    (None: the shipped one)."""
 
     backend: str = "warp"
     steps: KeyStepConfig = field(
@@ -48,6 +50,7 @@ class WorldConfig:
     collision_m: float | None = 0.3
     tokenizer_checkpoint: str | None = None
     world_checkpoint: str | None = None
+    depth_checkpoint: str | None = None
     dit: DitConfig = field(default_factory=DitConfig)
 
     def __post_init__(self) -> None:
@@ -118,8 +121,10 @@ class World:
         h, w = image.shape[:2]
         if depth is None and self.cfg.backend == "copy-last":
             depth = np.zeros((h, w), np.float32)  # copying pixels needs no geometry
-        if depth is None:
-            raise ValueError(f"the {self.cfg.backend} backend needs the start depth (no depth model yet)")
+        source = {"kind": "image"}
+        if depth is None:  # complete the 4D state of the start frame: predict its depth (DeepVerse)
+            depth = self._depth_model().predict(image)
+            source["depth"] = "predicted"
         depth = np.asarray(depth, dtype=np.float32)
         if depth.shape != (h, w):
             raise ValueError(f"depth must be ({h}, {w}) like the image, got {depth.shape}")
@@ -134,7 +139,18 @@ class World:
             raise ValueError(f"K must be (3, 3), got {K.shape}")
         pose = np.eye(4, dtype=np.float32) if pose is None else np.asarray(pose, np.float32)
         first = Frame(image, depth, pose, K, depth > 0, 0, "", {})
-        return self._session(first, {"kind": "image"})
+        return self._session(first, source)
+
+    def _depth_model(self):
+        """The monocular depth model (loaded once per World)."""
+        if getattr(self, "_depth", None) is None:
+            from loci.training.depth import load_depth_model
+
+            path = self.cfg.depth_checkpoint or SHIPPED_DEPTH
+            if not Path(path).is_file():
+                raise ValueError(f"a start image without depth needs a depth model: {path} does not exist")
+            self._depth = load_depth_model(path)
+        return self._depth
 
     def start_from_engine(
         self, engine: Engine | str, level: str, seed: int, prelude: tuple[str, ...] = (), **engine_config: Any
