@@ -190,6 +190,27 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
     with pytest.raises(ValueError, match="does not fit"):
         World.load_session(str(path.parent / "bad.safetensors"))
     assert {"memory_ms", "generate_ms", "decode_ms"} <= set(frames[-1].timings)
+    # composite: where the RGB point memory covers the view, the frame shows its pixels; with anchoring
+    wc = World(
+        WorldConfig(
+            backend="loci",
+            tokenizer_checkpoint=str(tok),
+            world_checkpoint=str(path),
+            collision_m=None,
+            dit=DitConfig(anchor=0.0, composite=True),
+        )
+    )
+    sc = wc.start(rgb, depth)
+    target = sc.controller.peek("Q").numpy()
+    seen = sc.memory.render(
+        torch.from_numpy(f0.K), torch.from_numpy(target.astype(np.float32)), SIZE, count_seen=False
+    )
+    out = sc.step("Q")
+    valid = seen.mask.numpy()
+    assert valid.any() and not valid.all()
+    np.testing.assert_array_equal(out.coverage, valid)
+    shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(out.rgb[valid], shown[valid])
     # the same weights without the memory condition, and with the RGB point memory encoded
     for backend_name, mode in (("dit", "none"), ("loci", "points")):
         w = World(

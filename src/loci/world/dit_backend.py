@@ -57,7 +57,9 @@ class DitConfig:
     ``points`` mode). commit_t: flow time at which finished frames enter the cache. anchor: keep the
     memory's latents where it is valid while sampling, down to this flow time (RePaint-style
     replacement: the model generates the holes around what is remembered; the last steps below it
-    harmonise the seams); None = the memory is a condition only."""
+    harmonise the seams); None = the memory is a condition only. composite: show the RGB point
+    memory's pixels where it covers the view and the generated pixels elsewhere (the generator as a
+    learned hole filler of the explicit memory; off by default)."""
 
     steps: int = 4
     shift: float = 3.0
@@ -67,6 +69,7 @@ class DitConfig:
     remember: bool = True
     commit_t: float = 0.0
     anchor: float | None = None
+    composite: bool = False
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_MODES:
@@ -257,17 +260,20 @@ class DitBackend(Backend):
         img = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
         d = depth[0].float()
         self.pending = (z[:, 0], d[None], pose, K)
+        Kt, Pt = torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32))
+        seen, coverage = None, np.zeros(size, bool)
+        if self.cfg.composite:
+            seen = memory.render(Kt, Pt, size, count_seen=False)
+            coverage = seen.mask.numpy()
+            shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+            img = np.where(coverage[..., None], shown, img)
+            d = torch.where(seen.mask, seen.depth, d)
         if self.cfg.remember:
-            memory.insert(
-                torch.from_numpy(img).permute(2, 0, 1).float() / 255,
-                d,
-                torch.from_numpy(K).float(),
-                torch.from_numpy(pose.astype(np.float32)),
-            )
+            memory.insert(torch.from_numpy(img).permute(2, 0, 1).float() / 255, d, Kt, Pt, remembered=seen)
         timings = {
             "memory_ms": (t_mem - t0) * 1000,
             "generate_ms": (t_gen - t_mem) * 1000,
             "decode_ms": (t_dec - t_gen) * 1000,
             "remember_ms": (time.perf_counter() - t_dec) * 1000,
         }
-        return Frame(img, d.numpy(), pose.astype(np.float32), K, np.zeros(size, bool), 0, "", timings)
+        return Frame(img, d.numpy(), pose.astype(np.float32), K, coverage, 0, "", timings)
