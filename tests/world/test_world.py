@@ -71,9 +71,18 @@ def test_bad_actions_raise_clear_errors(bad, message):
     assert s.index == 0  # nothing happened
 
 
+def test_a_start_image_without_depth_gets_the_shipped_depth_model():
+    rgb, depth, K = synthetic_start()
+    s = World().start(rgb, K=K)
+    assert s.source == {"kind": "image", "depth": "predicted"}
+    d = s.frame.depth
+    assert d.shape == depth.shape and np.isfinite(d).all() and (d > 0).all()
+    assert len(s.memory) > 0 and s.step("W").rgb.shape == rgb.shape
+
+
 def test_bad_starts():
     rgb, depth, _K = synthetic_start()
-    with pytest.raises(ValueError, match="needs a depth model: .*does not exist"):
+    with pytest.raises(ValueError, match=r"needs a depth model: .*does not exist"):
         World(WorldConfig(depth_checkpoint="/nonexistent/depth.safetensors")).start(rgb)
     bad = depth.copy()
     bad[0, 0] = np.nan
