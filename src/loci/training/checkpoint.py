@@ -145,3 +145,13 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], where: str = 
     check_state_dict(model, state, where)
     model.load_state_dict(state)
     return model
+
+
+def export_weights(
+    checkpoint: str | os.PathLike, out: str | os.PathLike, kind: str, metrics: dict[str, Any] | None = None
+) -> Path:
+    """Write the weights-only (no optimizer) checkpoint of a training checkpoint, as shipped in
+    ``loci/models/weights``; ``metrics`` (measured figures) go into its metadata."""
+    ckpt = load_checkpoint(checkpoint, kind=kind)
+    extra = {"step": ckpt.step, **({"metrics": metrics} if metrics else {})}
+    return save_checkpoint(out, ckpt.model_state, ckpt.config, kind, ckpt.step, extra=extra)

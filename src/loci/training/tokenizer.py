@@ -26,7 +26,7 @@ from loci.io.atomic import atomic_write_text
 from loci.io.configs import config_from_dict, config_to_dict
 from loci.models.tokenizer import Tokenizer, TokenizerConfig, normalize_depth
 
-from .checkpoint import load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import export_weights, load_checkpoint, load_weights, save_checkpoint
 from .schedule import warmup_cosine
 
 KIND = "tokenizer"
@@ -204,9 +204,7 @@ def export_tokenizer(
     checkpoint: str | os.PathLike, out: str | os.PathLike, metrics: dict[str, Any] | None = None
 ) -> Path:
     """Write the weights-only (no optimizer) fp32 checkpoint that ships with loci."""
-    ckpt = load_checkpoint(checkpoint, kind=KIND)
-    extra = {"step": ckpt.step, **({"metrics": metrics} if metrics else {})}
-    return save_checkpoint(out, ckpt.model_state, ckpt.config, KIND, ckpt.step, extra=extra)
+    return export_weights(checkpoint, out, KIND, metrics)
 
 
 def _save(
