@@ -13,7 +13,8 @@ One step, at the target pose (InSpatio-World's explicit spatial constraint):
    latents (lifted with the predicted depth) and pixels enter the memories: what is generated is
    remembered.
 
-Poses enter as Plücker rays in the session's global frame; actions as key ids. A model trained
+Poses enter as Plücker rays in the session's global frame; key actions as key ids (steps given as
+a pose or as text get the null action, which training's action dropout taught). A model trained
 without memory channels (``cond_channels = 0``) runs with ``memory="none"``.
 """
 
@@ -118,7 +119,9 @@ class DitBackend(Backend):
         rays = latent_plucker(
             torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32)), size, latent
         )
-        return Conditions(action=torch.tensor([[action_id(keys)]]), plucker=rays[None, None], memory=memory)
+        # a step given as a pose or text has no keys: the null action (the camera says it all)
+        action = action_id(keys) if keys else self.model.config.num_actions
+        return Conditions(action=torch.tensor([[action]]), plucker=rays[None, None], memory=memory)
 
     def _encode(self, frame: Frame) -> torch.Tensor:
         z, scale = self.tokenizer.encode(
