@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--backends", default="warp,copy-last,engine,loci")
     ap.add_argument("--world-checkpoint", default=None, help="for loci/dit (default: the shipped weights)")
-    ap.add_argument("--sample-steps", type=int, default=4, help="Euler steps per frame of loci/dit")
+    ap.add_argument("--sample-steps", type=int, default=2, help="Euler steps per frame of loci/dit")
     ap.add_argument("--out", default="benchmarks/results/world.json")
     args = ap.parse_args()
     if args.threads:

@@ -21,12 +21,13 @@ from loci.io import atomic_write_text, machine_info
 from loci.world.dit_backend import DitConfig
 
 VARIANTS: dict[str, dict] = {
-    "condition only": {},
-    "anchor to t=0": {"anchor": 0.0},
-    "anchor to t=0.25": {"anchor": 0.25},
+    "condition only, 4 steps": {},
+    "condition only, 1 step": {"steps": 1},
+    "anchor, 4 steps": {"anchor": 0.0},
     "anchor, 2 steps": {"anchor": 0.0, "steps": 2},
-    "points memory, anchor": {"memory": "points", "anchor": 0.0},
-    "anchor + composite": {"anchor": 0.0, "composite": True},
+    "anchor, 1 step": {"anchor": 0.0, "steps": 1},
+    "points memory, anchor, 2 steps": {"memory": "points", "anchor": 0.0, "steps": 2},
+    "anchor + composite, 2 steps": {"anchor": 0.0, "composite": True, "steps": 2},
 }
 METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "steps_per_s")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 DEFAULT_START = "doom:MAP01:3"
 # the built-in default world: a ViZDoom start frame with its depth, walked by the learned world model
-DEFAULT_WORLD = "warp"
-BENCH_BACKENDS = ("engine", "copy-last", "warp")
+DEFAULT_WORLD = "loci"
+BENCH_BACKENDS = ("engine", "copy-last", "warp", "loci")
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -104,7 +104,7 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="world-model checkpoint of --world loci/dit (default: the shipped one)",
     )
-    p.add_argument("--sample-steps", type=int, default=4, help="Euler steps per frame of --world loci/dit")
+    p.add_argument("--sample-steps", type=int, default=2, help="Euler steps per frame of --world loci/dit")
     p.add_argument(
         "--memory",
         default="latent",

@@ -142,7 +142,11 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
     assert load_world_model(path).config.cond_channels == 6
     world = World(
         WorldConfig(
-            backend="loci", tokenizer_checkpoint=str(tok), world_checkpoint=str(path), collision_m=None
+            backend="loci",
+            tokenizer_checkpoint=str(tok),
+            world_checkpoint=str(path),
+            collision_m=None,
+            dit=DitConfig(anchor=None, composite=False),  # the generated frame as it is
         )
     )
     rng = np.random.default_rng(1)

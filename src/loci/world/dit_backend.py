@@ -60,17 +60,18 @@ class DitConfig:
     replacement: the model generates the holes around what is remembered; the last steps below it
     harmonise the seams); None = the memory is a condition only. composite: show the RGB point
     memory's pixels where it covers the view and the generated pixels elsewhere (the generator as a
-    learned hole filler of the explicit memory; off by default)."""
+    learned hole filler of the explicit memory). The defaults were chosen on training levels with
+    ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
 
-    steps: int = 4
+    steps: int = 2
     shift: float = 3.0
     window: int = 8
     seed: int = 0
     memory: str = "latent"
     remember: bool = True
     commit_t: float = 0.0
-    anchor: float | None = None
-    composite: bool = False
+    anchor: float | None = 0.0
+    composite: bool = True
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_MODES:
@@ -258,6 +259,7 @@ class DitBackend(Backend):
         self.model.commit(z, self.cache, [i], attend, i, cond.without("memory"), t=t)
         evict_except(self.cache, sliding_window(self.cache.slots, self.cfg.window))
         self.frame_index = i
+        t_commit = time.perf_counter()
         rgb, depth = self.tokenizer.decode(z[:, 0], self.scale)
         t_dec = time.perf_counter()
         img = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
@@ -276,7 +278,8 @@ class DitBackend(Backend):
         timings = {
             "memory_ms": (t_mem - t0) * 1000,
             "generate_ms": (t_gen - t_mem) * 1000,
-            "decode_ms": (t_dec - t_gen) * 1000,
+            "commit_ms": (t_commit - t_gen) * 1000,
+            "decode_ms": (t_dec - t_commit) * 1000,
             "remember_ms": (time.perf_counter() - t_dec) * 1000,
         }
         return Frame(img, d.numpy(), pose.astype(np.float32), K, coverage, 0, "", timings)

@@ -76,8 +76,8 @@ class World:
             return CopyLastBackend()
         if self.cfg.backend in LEARNED_BACKENDS:
             cfg = self.cfg.dit
-            if self.cfg.backend == "dit":
-                cfg = dataclasses.replace(cfg, memory="none")
+            if self.cfg.backend == "dit":  # the same model without any spatial memory
+                cfg = dataclasses.replace(cfg, memory="none", composite=False)
             backend = DitBackend(*self._learned(), cfg)
             backend.name = self.cfg.backend
             return backend
