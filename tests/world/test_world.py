@@ -188,3 +188,16 @@ def test_collision_stops_forward_steps_at_walls():
     for _ in range(60):
         free.step("W")
     assert free.frame.pose[2, 3] > s.frame.pose[2, 3] + 1
+
+
+def test_the_shipped_learned_world_runs_saves_and_loads(tmp_path):
+    """The default world's weights load (their configs match), play, and a saved session continues exactly."""
+    rgb, depth, K = synthetic_start()
+    world = World(WorldConfig(backend="loci", collision_m=None))
+    s = world.start(rgb, depth, K)
+    frames = [s.step(k) for k in "WQWE"]
+    assert all(f.rgb.shape == rgb.shape and np.isfinite(f.depth).all() for f in frames)
+    assert s.backend.model.config.cond_channels == s.backend.model.config.latent_channels + 2
+    s.save(tmp_path / "loci.safetensors")
+    loaded = World.load_session(str(tmp_path / "loci.safetensors"))
+    np.testing.assert_array_equal(s.step("D").rgb, loaded.step("D").rgb)
