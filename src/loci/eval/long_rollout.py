@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from loci.data.splits import split_of
-from loci.engines import Engine, EpisodeEnded, make_engine, make_policy
+from loci.engines import Engine, make_engine
 from loci.io import Mp4Writer, atomic_path, atomic_write_text, hstack_panels, machine_info
 from loci.world import World, WorldConfig
 from loci.world.backends import LEARNED_BACKENDS
@@ -29,7 +29,7 @@ from loci.world.backends import LEARNED_BACKENDS
 from .metrics import PSNR_CAP_DB, psnr, ssim, temporal_flickering
 from .revisit import RevisitConfig, find_revisits, revisit_consistency
 from .suite import Case, Scenario
-from .truth import Truth, face_open_space
+from .truth import Truth, record_truth
 
 EDGES = (16, 64, 256, 1000)  # bucket ends, in frames after the start frame
 
@@ -189,33 +189,10 @@ def _checkpoint_info(path: str | None) -> dict | None:
 
 
 def record_walk(engine: Engine, case: Case, face_open: bool = True) -> Truth:
-    """Like :func:`~loci.eval.truth.record_truth` for a policy walk, but first turning to face open
-    space (not recorded) when ``face_open``: a random start often faces a wall, which leaves a free
-    run almost nothing to go on. Shorter than ``case.scenario.frames`` if the episode ends."""
-    obs = engine.reset(case.level, case.seed)
-    prelude: list[str] = []
-    if face_open:
-        obs, prelude = face_open_space(engine, obs)
-    policy = make_policy(case.scenario.policy, case.seed)
-    policy.reset(obs, case.scenario.frames)
-    frames, keys = [obs], []
-    for _ in tqdm(range(case.scenario.frames - 1), desc="truth", unit="frame", leave=False):
-        try:
-            obs = engine.step(policy.act(obs))
-        except EpisodeEnded:
-            break
-        frames.append(obs)
-        keys.append(obs.action)
-    origin = np.linalg.inv(frames[0].pose.astype(np.float64))
-    return Truth(
-        case,
-        np.stack([f.rgb for f in frames]),
-        np.stack([f.depth for f in frames]),
-        np.stack([(origin @ f.pose.astype(np.float64)).astype(np.float32) for f in frames]),
-        np.stack([f.K for f in frames]),
-        keys,
-        tuple(prelude),
-    )
+    """:func:`~loci.eval.truth.record_truth` for a policy walk, first turning to face open space (not
+    recorded) when ``face_open``: a random start often faces a wall, which leaves a free run almost
+    nothing to go on. Shorter than ``case.scenario.frames`` if the episode ends."""
+    return record_truth(engine, case, face_open=face_open, progress=True)
 
 
 def _record(cfg: LongRolloutConfig) -> Truth:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from loci.engines import Engine, EpisodeEnded, Observation, make_policy
 from loci.engines.explore import free_depth
@@ -68,20 +69,21 @@ def _wrap(a: float) -> float:
     return (a + math.pi) % (2 * math.pi) - math.pi
 
 
-def record_truth(engine: Engine, case: Case) -> Truth:
+def record_truth(engine: Engine, case: Case, face_open: bool | None = None, progress: bool = False) -> Truth:
     """Play ``case`` on ``engine`` and record every frame (shorter if the engine ends the episode).
 
-    Scripted-key scenarios first turn to face open space (not recorded)."""
+    ``face_open``: first turn to face open space (not recorded); by default only scripted-key
+    scenarios do. ``progress``: a progress bar over the frames."""
     obs = engine.reset(case.level, case.seed)
     prelude: list[str] = []
-    if case.scenario.keys is not None:
+    if case.scenario.keys is not None if face_open is None else face_open:
         obs, prelude = face_open_space(engine, obs)
     sc = case.scenario
     policy = make_policy(sc.policy, case.seed) if sc.policy else None
     if policy:
         policy.reset(obs, sc.frames)
     frames, keys = [obs], []
-    for t in range(sc.frames - 1):
+    for t in tqdm(range(sc.frames - 1), desc="truth", unit="frame", leave=False, disable=not progress):
         key = policy.act(obs) if policy else sc.keys[t % len(sc.keys)]
         try:
             obs = engine.step(key)

@@ -31,6 +31,7 @@ from loci.models.depth import DepthNet, DepthNetConfig
 
 from .checkpoint import export_weights, load_checkpoint, load_weights, save_checkpoint
 from .schedule import warmup_cosine
+from .tokenizer import pick_device
 
 KIND = "depth"
 LAST = "depth_last.safetensors"
@@ -79,12 +80,6 @@ class DepthTrainConfig:
 def load_depth_config(path: str | os.PathLike) -> DepthTrainConfig:
     """Read a :class:`DepthTrainConfig` from JSON."""
     return config_from_dict(DepthTrainConfig, json.loads(Path(path).read_text()), str(path))
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def sample_batch(dataset: Dataset, cfg: DepthTrainConfig, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,7 +203,7 @@ def train_depth(cfg: DepthTrainConfig) -> Path:
     """Train (or resume) a depth net; returns the path of the last checkpoint (``<checkpoint_dir>/depth_last.safetensors``)."""
     torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
-    device = _device(cfg.device)
+    device = pick_device(cfg.device)
     out_dir = Path(cfg.checkpoint_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     last = out_dir / LAST
