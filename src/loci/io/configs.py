@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -57,3 +60,8 @@ def config_from_dict(cls: type[T], data: Any, where: str = "config") -> T:
         return cls(**kwargs)
     except TypeError as err:
         raise ValueError(f"{where}: {err}") from None
+
+
+def config_from_json(cls: type[T], path: str | os.PathLike) -> T:
+    """Read a typed config ``cls`` from a JSON file (errors name the file and the field)."""
+    return config_from_dict(cls, json.loads(Path(path).read_text()), str(path))

@@ -26,7 +26,7 @@ from safetensors.torch import save
 from torch import nn
 
 from loci.io.atomic import atomic_write_bytes
-from loci.io.configs import config_to_dict
+from loci.io.configs import config_from_dict, config_to_dict
 
 FORMAT = "loci.checkpoint"
 VERSION = 1
@@ -155,3 +155,12 @@ def export_weights(
     ckpt = load_checkpoint(checkpoint, kind=kind)
     extra = {"step": ckpt.step, **({"metrics": metrics} if metrics else {})}
     return save_checkpoint(out, ckpt.model_state, ckpt.config, kind, ckpt.step, extra=extra)
+
+
+def load_model(path: str | os.PathLike, kind: str, build, config_cls, device: str | torch.device = "cpu"):
+    """Build ``build(config)`` from a ``kind`` checkpoint's config (typed as ``config_cls``) and load its
+    validated weights; returns the model in eval mode on ``device``."""
+    ckpt = load_checkpoint(path, kind=kind)
+    model = build(config_from_dict(config_cls, ckpt.config, f"{path}: config"))
+    load_weights(model, ckpt.model_state, str(path))
+    return model.to(device).eval()

@@ -26,10 +26,10 @@ from tqdm import tqdm
 
 from loci.data.dataset import WindowDataset
 from loci.io.atomic import atomic_write_text
-from loci.io.configs import config_from_dict, config_to_dict
+from loci.io.configs import config_from_json, config_to_dict
 from loci.models.depth import DepthNet, DepthNetConfig
 
-from .checkpoint import export_weights, load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import export_weights, load_checkpoint, load_model, load_weights, save_checkpoint
 from .schedule import warmup_cosine
 from .tokenizer import pick_device
 
@@ -79,7 +79,7 @@ class DepthTrainConfig:
 
 def load_depth_config(path: str | os.PathLike) -> DepthTrainConfig:
     """Read a :class:`DepthTrainConfig` from JSON."""
-    return config_from_dict(DepthTrainConfig, json.loads(Path(path).read_text()), str(path))
+    return config_from_json(DepthTrainConfig, path)
 
 
 def sample_batch(dataset: Dataset, cfg: DepthTrainConfig, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,10 +179,7 @@ def eval_loader(root: str | os.PathLike, frames: int, batch_size: int = 32) -> D
 
 def load_depth_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> DepthNet:
     """Build a :class:`DepthNet` from a depth checkpoint's config and load its validated weights (eval mode)."""
-    ckpt = load_checkpoint(path, kind=KIND)
-    model = DepthNet(config_from_dict(DepthNetConfig, ckpt.config, f"{path}: config"))
-    load_weights(model, ckpt.model_state, str(path))
-    return model.to(device).eval()
+    return load_model(path, KIND, DepthNet, DepthNetConfig, device)
 
 
 def export_depth(

@@ -23,10 +23,10 @@ from tqdm import tqdm
 
 from loci.data.dataset import WindowDataset
 from loci.io.atomic import atomic_write_text
-from loci.io.configs import config_from_dict, config_to_dict
+from loci.io.configs import config_from_json, config_to_dict
 from loci.models.tokenizer import Tokenizer, TokenizerConfig, normalize_depth
 
-from .checkpoint import export_weights, load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import export_weights, load_checkpoint, load_model, load_weights, save_checkpoint
 from .schedule import warmup_cosine
 
 KIND = "tokenizer"
@@ -79,7 +79,7 @@ class TokenizerTrainConfig:
 
 def load_train_config(path: str | os.PathLike) -> TokenizerTrainConfig:
     """Read a :class:`TokenizerTrainConfig` from JSON."""
-    return config_from_dict(TokenizerTrainConfig, json.loads(Path(path).read_text()), str(path))
+    return config_from_json(TokenizerTrainConfig, path)
 
 
 def pick_device(name: str) -> torch.device:
@@ -193,11 +193,7 @@ def evaluate_tokenizer(model: Tokenizer, dataset: Dataset, n_frames: int = 256, 
 
 def load_tokenizer(path: str | os.PathLike, device: str | torch.device = "cpu") -> Tokenizer:
     """Build a :class:`Tokenizer` from a checkpoint's config and load its validated weights (eval mode)."""
-    ckpt = load_checkpoint(path, kind=KIND)
-    cfg = config_from_dict(TokenizerConfig, ckpt.config, f"{path}: config")
-    model = Tokenizer(cfg)
-    load_weights(model, ckpt.model_state, str(path))
-    return model.to(device).eval()
+    return load_model(path, KIND, Tokenizer, TokenizerConfig, device)
 
 
 def export_tokenizer(

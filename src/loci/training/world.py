@@ -17,7 +17,6 @@ with its own probability for classifier-free guidance. Two objectives:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,10 +29,10 @@ from tqdm import tqdm
 from loci.control import action_id
 from loci.data.dataset import WindowDataset
 from loci.data.degrade import DegradeConfig
-from loci.io import config_from_dict, config_to_dict
+from loci.io import config_from_json, config_to_dict
 from loci.models import CausalDiT, Conditions, DiTConfig, Tokenizer, drop_conditions, latent_plucker
 
-from .checkpoint import load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import load_checkpoint, load_model, load_weights, save_checkpoint
 from .flow import FlowConfig, add_noise, flow_loss, sample_times
 from .memory_conditions import window_memory_conditions
 from .schedule import warmup_cosine
@@ -108,7 +107,7 @@ class WorldTrainConfig:
 
 def load_world_config(path: str | os.PathLike) -> WorldTrainConfig:
     """Read a :class:`WorldTrainConfig` from JSON."""
-    return config_from_dict(WorldTrainConfig, json.loads(Path(path).read_text()), str(path))
+    return config_from_json(WorldTrainConfig, path)
 
 
 @torch.no_grad()
@@ -283,7 +282,4 @@ def train_world(cfg: WorldTrainConfig) -> Path:
 
 def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> CausalDiT:
     """Build a :class:`CausalDiT` from a world checkpoint's config and load its validated weights (eval mode)."""
-    ckpt = load_checkpoint(path, kind=KIND)
-    model = CausalDiT(config_from_dict(DiTConfig, ckpt.config, f"{path}: config"))
-    load_weights(model, ckpt.model_state, str(path))
-    return model.to(device).eval()
+    return load_model(path, KIND, CausalDiT, DiTConfig, device)
