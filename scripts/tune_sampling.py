@@ -21,13 +21,12 @@ from loci.io import atomic_write_text, machine_info
 from loci.world.dit_backend import DitConfig
 
 VARIANTS: dict[str, dict] = {
-    "condition only, 4 steps": {},
-    "condition only, 1 step": {"steps": 1},
-    "anchor, 4 steps": {"anchor": 0.0},
-    "anchor, 2 steps": {"anchor": 0.0, "steps": 2},
-    "anchor, 1 step": {"anchor": 0.0, "steps": 1},
-    "points memory, anchor, 2 steps": {"memory": "points", "anchor": 0.0, "steps": 2},
-    "anchor + composite, 2 steps": {"anchor": 0.0, "composite": True, "steps": 2},
+    "condition only, 2 steps": {"anchor": None, "composite": False},
+    "anchor, 2 steps": {"composite": False},
+    "anchor + composite, 1 step": {"steps": 1},
+    "anchor + composite, 2 steps": {},
+    "anchor + composite, 4 steps": {"steps": 4},
+    "points memory, anchor + composite, 2 steps": {"memory": "points"},
 }
 METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "steps_per_s")
 
@@ -38,13 +37,19 @@ def main() -> None:
     ap.add_argument("--levels", default="MAP05,MAP12")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default="outputs/tune_sampling.json")
+    ap.add_argument("--no-baselines", dest="baselines", action="store_false", help="loci variants only")
+    ap.add_argument("--variants", default=None, help="comma-separated variant names (default: all)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     picked = [s for s in scenarios(4) if s.name in ("turns", "random_walk")]
     cases = [Case("vizdoom", level, 7, s) for level in args.levels.split(",") for s in picked]
-    runs = {"copy-last": ("copy-last", None), "warp": ("warp", None)}
-    runs |= {f"loci: {name}": ("loci", DitConfig(**kw)) for name, kw in VARIANTS.items()}
+    runs = {"copy-last": ("copy-last", None), "warp": ("warp", None)} if args.baselines else {}
+    chosen = args.variants.split(",") if args.variants else list(VARIANTS)
+    unknown = set(chosen) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
+    runs |= {f"loci: {name}": ("loci", DitConfig(**VARIANTS[name])) for name in chosen}
     table = {}
     for label, (backend, dit) in runs.items():
         learned = {"world_checkpoint": args.world_checkpoint} | ({"dit": dit} if dit else {})

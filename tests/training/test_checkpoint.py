@@ -101,3 +101,18 @@ def test_resume_gives_the_same_weights_and_next_loss(tmp_path):
         tokenizer_loss(m, m.to_input(rgb, depth, scale)[0], depth > 0, cfg)[0] for m in (whole, resumed)
     ]
     assert losses[0].item() == losses[1].item()
+
+    # decoder-only fine-tuning from those weights: the encoder (the world model's latent space) stays
+    # bit-identical, the decoder moves; a mismatching init checkpoint is refused
+    ft = dataclasses.replace(cfg, checkpoint_dir=str(tmp_path / "ft"), init_from=str(path), latent_noise=0.5,
+                             train_parts="decoder", rgb_loss="mse", lr=1e-2)  # fmt: skip
+    tuned = load_tokenizer(train_tokenizer(ft))
+    for name, t in whole.state_dict().items():
+        same = torch.equal(tuned.state_dict()[name], t)
+        assert same == name.startswith("encoder."), name
+    other = dataclasses.replace(ft, model=dataclasses.replace(TINY, latent_channels=2),
+                                checkpoint_dir=str(tmp_path / "bad"))  # fmt: skip
+    with pytest.raises(ValueError, match="init_from"):
+        train_tokenizer(other)
+    with pytest.raises(ValueError, match="train_parts"):
+        dataclasses.replace(ft, train_parts="encoder")

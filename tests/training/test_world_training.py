@@ -1,5 +1,6 @@
 """World-model training and the ``dit`` backend end to end, with tiny random models on synthetic episodes."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -209,12 +210,20 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
     seen = sc.memory.render(
         torch.from_numpy(f0.K), torch.from_numpy(target.astype(np.float32)), SIZE, count_seen=False
     )
+    before = len(sc.memory)
     out = sc.step("Q")
     valid = seen.mask.numpy()
     assert valid.any() and not valid.all()
     np.testing.assert_array_equal(out.coverage, valid)
     shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
     np.testing.assert_array_equal(out.rgb[valid], shown[valid])
+    # the cracks between splatted points (what a 3x3 closing adds) are inpainted from the memory as
+    # OpenCV does it; only the disocclusions beyond them are generated and enter the point memory
+    closed = cv2.morphologyEx(valid.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    assert (closed & ~valid).any() and not closed.all()
+    inpainted = cv2.inpaint(shown, (~valid).astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    np.testing.assert_array_equal(out.rgb[closed], inpainted[closed])
+    assert 0 < len(sc.memory) - before <= (~closed).sum()
     # the same weights without the memory condition, and with the RGB point memory encoded
     for backend_name, mode in (("dit", "none"), ("loci", "points")):
         w = World(

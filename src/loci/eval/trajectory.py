@@ -35,7 +35,7 @@ class TrajectoryAccuracyConfig:
     absolute: bool = True
     frame: Literal["camera", "world"] = "camera"
     still_translation: float = 0.1
-    still_rotation_deg: float = 1.0
+    still_rotation_deg: float = 2.0
 
 
 @dataclass(frozen=True, eq=False)

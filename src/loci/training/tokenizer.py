@@ -64,8 +64,20 @@ class TokenizerTrainConfig:
     max_minutes: float | None = None  # stop early (with a checkpoint) after this much wall time
     resume: bool = True
     progress: bool = True
+    init_from: str | None = None  # a fresh run starts from these weights (fresh optimizer) instead of random
+    train_parts: str = "all"  # "all", or "decoder": the encoder stays frozen, so the latents a world
+    # model was trained on keep their meaning while the decoder improves
+    rgb_loss: str = "l1"  # "l1", or "mse" (what PSNR measures; for fine-tuning)
+    latent_noise: float = 0.0  # decode z + σ·ε, σ ~ U(0, latent_noise) per frame, against the clean
+    # target: a decoder robust to the imperfect latents a world model generates
 
     def __post_init__(self) -> None:
+        if self.train_parts not in ("all", "decoder"):
+            raise ValueError(f"train_parts must be 'all' or 'decoder', got {self.train_parts!r}")
+        if self.latent_noise < 0:
+            raise ValueError(f"latent_noise must be >= 0, got {self.latent_noise}")
+        if self.rgb_loss not in ("l1", "mse"):
+            raise ValueError(f"rgb_loss must be 'l1' or 'mse', got {self.rgb_loss!r}")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0:
@@ -129,11 +141,21 @@ def sample_batch(
 
 
 def tokenizer_loss(
-    model: Tokenizer, x: torch.Tensor, known: torch.Tensor, cfg: TokenizerTrainConfig
+    model: Tokenizer,
+    x: torch.Tensor,
+    known: torch.Tensor,
+    cfg: TokenizerTrainConfig,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Reconstruction loss of network input ``x (B, 4, H, W)``; ``known (B, H, W)`` marks known depth."""
-    y = model.decode_x(model.encode_x(x)).float()
-    l_rgb = (y[:, :3] - x[:, :3]).abs().mean()
+    """Reconstruction loss of network input ``x (B, 4, H, W)``; ``known (B, H, W)`` marks known depth.
+    With ``cfg.latent_noise`` the latents are perturbed with noise drawn from ``generator``."""
+    z = model.encode_x(x)
+    if cfg.latent_noise > 0:
+        sigma = torch.rand(len(z), 1, 1, 1, generator=generator) * cfg.latent_noise
+        z = z + (sigma * torch.randn(z.shape, generator=generator)).to(z.device, z.dtype)
+    y = model.decode_x(z).float()
+    err = y[:, :3] - x[:, :3]
+    l_rgb = err.pow(2).mean() if cfg.rgb_loss == "mse" else err.abs().mean()
     e_hat, e = y[:, 3], x[:, 3]
     l_depth = (e_hat - e).abs().mean()
     k = known.float()
@@ -226,7 +248,14 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
         raise ValueError(f"no episodes found in {cfg.data_dir}")
     eval_set = WindowDataset(cfg.eval_dir, window=1) if cfg.eval_dir else None
     model = Tokenizer(cfg.model).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    if cfg.init_from is not None and not (cfg.resume and last.exists()):
+        init = load_checkpoint(cfg.init_from, kind=KIND)
+        if init.config != config_to_dict(cfg.model):
+            raise ValueError(f"init_from {cfg.init_from} has a different model config than {cfg.model}")
+        load_weights(model, init.model_state, str(cfg.init_from))
+    trained = model.decoder if cfg.train_parts == "decoder" else model
+    model.encoder.requires_grad_(cfg.train_parts == "all")
+    opt = torch.optim.AdamW(trained.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step = 0
     if cfg.resume and last.exists():
         ckpt = load_checkpoint(last, kind=KIND)
@@ -249,11 +278,12 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-            loss, parts = tokenizer_loss(model, x, known, cfg)
+            noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step + 7_919)
+            loss, parts = tokenizer_loss(model, x, known, cfg, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(trained.parameters(), cfg.grad_clip)
         opt.step()
         step += 1
         bar.update(1)

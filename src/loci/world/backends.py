@@ -14,14 +14,13 @@ import abc
 import time
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from loci.engines import Engine, Observation
 from loci.memory import PointMemory
 
-from .fill import FillMode, fill_holes
+from .fill import FillMode, closed_coverage, fill_holes
 from .frame import Frame
 
 
@@ -93,7 +92,7 @@ class WarpBackend(Backend):
         if self.cfg.remember_generated and not valid.all() and self.cfg.fill != "none":
             # Remember filled holes, but not the cracks between splatted points (holes a 3x3
             # closing removes): they are a rendering artefact, not unseen space.
-            closed = cv2.morphologyEx(valid.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+            closed = closed_coverage(valid)
             if not closed.all():
                 memory.insert(
                     torch.from_numpy(rgb).permute(2, 0, 1).float() / 255,

@@ -44,6 +44,7 @@ from loci.models import (
 from loci.models.sampler import Known
 
 from .backends import Backend
+from .fill import closed_coverage, fill_holes
 from .frame import Frame
 
 MEMORY_MODES = ("latent", "points", "none")
@@ -59,9 +60,10 @@ class DitConfig:
     memory's latents where it is valid while sampling, down to this flow time (RePaint-style
     replacement: the model generates the holes around what is remembered; the last steps below it
     harmonise the seams); None = the memory is a condition only. composite: show the RGB point
-    memory's pixels where it covers the view and the generated pixels elsewhere (the generator as a
-    learned hole filler of the explicit memory). The defaults were chosen on training levels with
-    ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
+    memory's pixels where it covers the view (the cracks between its splatted points inpainted from
+    them, as ``warp`` does) and the generated pixels in the disocclusions, which alone then enter the
+    point memory: the generator as a learned hole filler of the explicit memory.
+    The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
 
     steps: int = 2
     shift: float = 3.0
@@ -264,17 +266,23 @@ class DitBackend(Backend):
         t_dec = time.perf_counter()
         img = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
         d = depth[0].float()
-        self.pending = (z[:, 0], d[None], pose, K)
         Kt, Pt = torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32))
         seen, coverage = None, np.zeros(size, bool)
+        new = None  # pixels that enter the point memory (None: all)
         if self.cfg.composite:
             seen = memory.render(Kt, Pt, size, count_seen=False)
             coverage = seen.mask.numpy()
             shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
-            img = np.where(coverage[..., None], shown, img)
-            d = torch.where(seen.mask, seen.depth, d)
+            closed = closed_coverage(coverage)
+            shown, shown_d = fill_holes(shown, seen.depth.numpy(), coverage, "inpaint")
+            img = np.where(closed[..., None], shown, img)
+            d = torch.where(torch.from_numpy(closed), torch.from_numpy(shown_d), d)
+            new = torch.from_numpy(~closed)
+        self.pending = (z[:, 0], d[None], pose, K)
         if self.cfg.remember:
-            memory.insert(torch.from_numpy(img).permute(2, 0, 1).float() / 255, d, Kt, Pt, remembered=seen)
+            memory.insert(
+                torch.from_numpy(img).permute(2, 0, 1).float() / 255, d, Kt, Pt, valid=new, remembered=seen
+            )
         timings = {
             "memory_ms": (t_mem - t0) * 1000,
             "generate_ms": (t_gen - t_mem) * 1000,
