@@ -1,6 +1,7 @@
 """Choose the learned world's sampling settings on *training* levels (never the benchmark's test levels).
 
-Usage: ``python scripts/tune_sampling.py --world-checkpoint PATH [--levels MAP05,MAP12] [--threads 1]``
+Usage: ``python scripts/tune_sampling.py [--world-checkpoint PATH] [--tokenizer PATH] [--levels MAP05,MAP12]
+[--threads 1] [--variants "NAME;..."] [--no-baselines]``
 Runs ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.dit_backend.DitConfig`
 below on the ``turns`` and ``random_walk`` scenarios of the benchmark, from training-split ViZDoom
 starts, and prints teacher-forced and free-running PSNR per variant; writes JSON.
@@ -15,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from loci.engines import make_engine
 from loci.eval.bench import BenchConfig, run_bench
-from loci.eval.suite import Case, scenarios
+from loci.eval.long_rollout import free_run, long_buckets, record_walk, score_rollout
+from loci.eval.suite import Case, Scenario, scenarios
 from loci.io import atomic_write_text, machine_info
 from loci.world.dit_backend import DitConfig
 
@@ -25,34 +28,66 @@ VARIANTS: dict[str, dict] = {
     "anchor, 2 steps": {"composite": False},
     "anchor + composite, 1 step": {"steps": 1},
     "anchor + composite, 2 steps": {},
+    "anchor + composite, 2 steps, generated hole depth": {"hole_depth": "generated"},
     "anchor + composite, 4 steps": {"steps": 4},
     "points memory, anchor + composite, 2 steps": {"memory": "points"},
 }
 METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "steps_per_s")
 
 
+def long_walk(level: str, frames: int, runs: dict, args: argparse.Namespace) -> dict:
+    """Each run free along one ``detour_revisit`` walk of ``frames`` frames on a training level: PSNR
+    by horizon bucket and revisit PSNR (what a short case cannot show: a memory that decays)."""
+    engine = make_engine("vizdoom")
+    try:
+        case = Case("vizdoom", level, 7, Scenario("detour_revisit", frames, policy="detour_revisit"))
+        truth = record_walk(engine, case)
+    finally:
+        engine.close()
+    buckets = long_buckets(len(truth))
+    out = {}
+    for label, (backend, dit) in runs.items():
+        learned = {"world_checkpoint": args.world_checkpoint, "tokenizer_checkpoint": args.tokenizer}
+        row = score_rollout(truth, free_run(backend, truth, learned | ({"dit": dit} if dit else {})), buckets)
+        out[label] = {b["horizon"]: b["psnr"] for b in row["buckets"]} | {
+            "revisit": row.get("revisit_psnr_truth")
+        }
+    print(f"\n{level} seed 7, detour_revisit, {len(truth)} frames: PSNR by frames, revisit PSNR vs truth")
+    print("| run | " + " | ".join(label for label, _, _ in buckets) + " | revisit |")
+    print("| --- |" + " ---: |" * (len(buckets) + 1))
+    for label, row in out.items():
+        cells = [f"{row[b]:.2f}" for b, _, _ in buckets] + [f"{row['revisit'] or float('nan'):.2f}"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--world-checkpoint", default=None)
+    ap.add_argument("--tokenizer", default=None, help="tokenizer checkpoint (default: the shipped one)")
     ap.add_argument("--levels", default="MAP05,MAP12")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default="outputs/tune_sampling.json")
     ap.add_argument("--no-baselines", dest="baselines", action="store_false", help="loci variants only")
-    ap.add_argument("--variants", default=None, help="comma-separated variant names (default: all)")
+    ap.add_argument(
+        "--walk", type=int, default=0, help="also a detour_revisit walk of this many frames (first level)"
+    )
+    ap.add_argument("--variants", default=None, help="variant names separated by ; (default: all)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     picked = [s for s in scenarios(4) if s.name in ("turns", "random_walk")]
     cases = [Case("vizdoom", level, 7, s) for level in args.levels.split(",") for s in picked]
     runs = {"copy-last": ("copy-last", None), "warp": ("warp", None)} if args.baselines else {}
-    chosen = args.variants.split(",") if args.variants else list(VARIANTS)
+    chosen = args.variants.split(";") if args.variants else list(VARIANTS)
     unknown = set(chosen) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
     runs |= {f"loci: {name}": ("loci", DitConfig(**VARIANTS[name])) for name in chosen}
     table = {}
     for label, (backend, dit) in runs.items():
-        learned = {"world_checkpoint": args.world_checkpoint} | ({"dit": dit} if dit else {})
+        learned = {"world_checkpoint": args.world_checkpoint, "tokenizer_checkpoint": args.tokenizer}
+        learned |= {"dit": dit} if dit else {}
         cfg = BenchConfig(
             quick=True,
             backends=(backend,),
@@ -72,10 +107,13 @@ def main() -> None:
         print(
             f"| {label} | {m['tf_psnr']:.2f} | {m['psnr@16']:.2f} | {m['psnr@64']:.2f} | {m['ssim@16']:.3f} | {m['steps_per_s']:.1f} |"
         )
+    walk = long_walk(args.levels.split(",")[0], args.walk, runs, args) if args.walk else None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     payload = {
+        "walk": walk,
         "levels": args.levels,
         "checkpoint": args.world_checkpoint,
+        "tokenizer": args.tokenizer,
         "machine": machine_info(),
         "table": table,
     }

@@ -224,6 +224,14 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
     inpainted = cv2.inpaint(shown, (~valid).astype(np.uint8), 3, cv2.INPAINT_TELEA)
     np.testing.assert_array_equal(out.rgb[closed], inpainted[closed])
     assert 0 < len(sc.memory) - before <= (~closed).sum()
+    # the generated pixels take the depth of a nearest remembered pixel (brute force, up to the
+    # approximate distance transform's slack), not the decoder's
+    vy, vx = np.nonzero(valid)
+    known_depth = seen.depth.numpy()[valid]
+    for y, x in zip(*np.nonzero(~closed), strict=True):
+        dist = np.hypot(vy - y, vx - x)
+        near = dist <= dist.min() + 1.0
+        assert np.isclose(known_depth[near], out.depth[y, x]).any(), (y, x)
     # the same weights without the memory condition, and with the RGB point memory encoded
     for backend_name, mode in (("dit", "none"), ("loci", "points")):
         w = World(

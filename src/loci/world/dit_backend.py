@@ -62,7 +62,10 @@ class DitConfig:
     harmonise the seams); None = the memory is a condition only. composite: show the RGB point
     memory's pixels where it covers the view (the cracks between its splatted points inpainted from
     them, as ``warp`` does) and the generated pixels in the disocclusions, which alone then enter the
-    point memory: the generator as a learned hole filler of the explicit memory.
+    point memory: the generator as a learned hole filler of the explicit memory. hole_depth: the depth
+    those generated pixels get: ``nearest``, the nearest remembered depth as ``warp`` does (it
+    continues the surfaces at the hole's border), or ``generated``, the decoder's own — noisier, and
+    its flying points occlude the memory on later visits (BENCHMARKS.md: long rollouts).
     The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
 
     steps: int = 2
@@ -74,12 +77,17 @@ class DitConfig:
     commit_t: float = 0.0
     anchor: float | None = 0.0
     composite: bool = True
+    hole_depth: str = "nearest"
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_MODES:
             raise ValueError(f"DitConfig.memory must be one of {MEMORY_MODES}, got {self.memory!r}")
         if self.steps < 1 or self.window < 1 or not 0 <= self.commit_t < 1:
             raise ValueError("DitConfig needs steps >= 1, window >= 1 and commit_t in [0, 1)")
+        if self.hole_depth not in ("generated", "nearest"):
+            raise ValueError(
+                f"DitConfig.hole_depth must be 'generated' or 'nearest', got {self.hole_depth!r}"
+            )
         if self.anchor is not None and not 0 <= self.anchor <= 1:
             raise ValueError(f"DitConfig.anchor must be None or in [0, 1], got {self.anchor}")
 
@@ -276,7 +284,10 @@ class DitBackend(Backend):
             closed = closed_coverage(coverage)
             shown, shown_d = fill_holes(shown, seen.depth.numpy(), coverage, "inpaint")
             img = np.where(closed[..., None], shown, img)
-            d = torch.where(torch.from_numpy(closed), torch.from_numpy(shown_d), d)
+            if self.cfg.hole_depth == "nearest" and coverage.any():
+                d = torch.from_numpy(shown_d)
+            else:
+                d = torch.where(torch.from_numpy(closed), torch.from_numpy(shown_d), d)
             new = torch.from_numpy(~closed)
         self.pending = (z[:, 0], d[None], pose, K)
         if self.cfg.remember:
