@@ -114,5 +114,9 @@ def test_resume_gives_the_same_weights_and_next_loss(tmp_path):
                                 checkpoint_dir=str(tmp_path / "bad"))  # fmt: skip
     with pytest.raises(ValueError, match="init_from"):
         train_tokenizer(other)
+    missing = dataclasses.replace(ft, init_from=str(tmp_path / "none.safetensors"),
+                                  checkpoint_dir=str(tmp_path / "missing"))  # fmt: skip
+    with pytest.raises(ValueError, match="does not exist: train the tokenizer it starts from first"):
+        train_tokenizer(missing)
     with pytest.raises(ValueError, match="train_parts"):
         dataclasses.replace(ft, train_parts="encoder")

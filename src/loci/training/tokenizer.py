@@ -249,6 +249,10 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
     eval_set = WindowDataset(cfg.eval_dir, window=1) if cfg.eval_dir else None
     model = Tokenizer(cfg.model).to(device)
     if cfg.init_from is not None and not (cfg.resume and last.exists()):
+        if not Path(cfg.init_from).exists():
+            raise ValueError(
+                f"init_from {cfg.init_from} does not exist: train the tokenizer it starts from first"
+            )
         init = load_checkpoint(cfg.init_from, kind=KIND)
         if init.config != config_to_dict(cfg.model):
             raise ValueError(f"init_from {cfg.init_from} has a different model config than {cfg.model}")
