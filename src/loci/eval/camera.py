@@ -47,10 +47,7 @@ class MotionConfig:
     min_inliers: int = 10
     ransac_px: float = 1.0  # epipolar / homography / reprojection RANSAC threshold
     ransac_confidence: float = 0.999
-    min_parallax_px: float = 1.0  # rotation-only residual of the inliers below this: pure rotation
-    parallax_quantile: float = 0.5  # which quantile of the inliers' residuals decides (0.5 = median)
-    translation: Literal["pnp", "essential"] = "pnp"  # translated steps: metric PnP with the depth
-    # (when given), or the essential matrix's direction
+    min_parallax_px: float = 1.0  # median rotation-only residual of the inliers below this: pure rotation
     min_depth: float = 1e-3  # depths at or below this are unknown (PnP)
 
 
@@ -161,11 +158,11 @@ def _kabsch(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
     return _nearest_rotation(bb.T @ ba)
 
 
-def _rotation_parallax(xa, xb, pb, Kb, q: float = 0.5) -> tuple[np.ndarray, float]:
-    """Best pure rotation a -> b of normalised points (Kabsch on bearings) and the ``q`` quantile of
-    the residuals (px) of ``pb`` under it: the rotation-compensated parallax."""
+def _rotation_parallax(xa, xb, pb, Kb) -> tuple[np.ndarray, float]:
+    """Best pure rotation a -> b of normalised points (Kabsch on bearings) and the median residual (px)
+    of ``pb`` under it: the rotation-compensated parallax."""
     R = _kabsch(xa, xb)
-    return R, float(np.quantile(np.linalg.norm(_project(xa, R, Kb) - pb, axis=1), q))
+    return R, float(np.median(np.linalg.norm(_project(xa, R, Kb) - pb, axis=1)))
 
 
 def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, bool, int, int, float]:
@@ -184,15 +181,11 @@ def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, b
         return eye, False, False, n, 0, np.nan
     E, inl = E[:3], mask[:, 0] > 0  # several solutions stack as (3k, 3): take the first
     # A pure rotation satisfies every essential matrix [t]x R: decide it by the inliers' parallax.
-    R_rot, parallax = _rotation_parallax(xa[inl], xb[inl], pb[inl], Kb, cfg.parallax_quantile)
+    R_rot, parallax = _rotation_parallax(xa[inl], xb[inl], pb[inl], Kb)
     # x_b = R x_a + t (camera a -> camera b coordinates); the pose step is its inverse.
     if parallax < cfg.min_parallax_px:
         R, t, inliers, translated = R_rot, np.zeros(3), int(inl.sum()), False
-    elif (
-        res := _pnp(pa, pb, Ka, Kb, depth_a, cfg)
-        if depth_a is not None and cfg.translation == "pnp"
-        else None
-    ):
+    elif depth_a is not None and (res := _pnp(pa, pb, Ka, Kb, depth_a, cfg)) is not None:
         (R, t, inliers), translated = res, True
     else:  # no depth, or too few matches on known depth (sky, void): the essential matrix's direction
         inliers, R, t, _ = cv2.recoverPose(E, xa, xb, np.eye(3), mask=mask)
