@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loci.eval.camera import MotionConfig, estimate_trajectory
+from loci.eval.camera import MotionConfig, _judged, _rotation_parallax, estimate_trajectory
 from loci.eval.poses import chain, step_motions
 from loci.eval.trajectory import TrajectoryAccuracyConfig, camera_errors, trajectory_accuracy
 
@@ -115,7 +115,7 @@ def doom():
     return _walk("vizdoom")
 
 
-# (estimator config, min TA, max RotErr rad): measured TA 0.93 / 0.995, RotErr 0.47 / 0.41 (synthetic / doom)
+# (estimator config, min TA, max RotErr rad): measured TA 0.93 / 0.995, RotErr 0.43 / 0.41 (synthetic / doom)
 CASES = {
     "synthetic": (MotionConfig(features="klt"), 0.75, 2.5),
     "doom": (MotionConfig(features="orb"), 0.9, 1.5),
@@ -128,7 +128,10 @@ def test_estimator_on_engine_frames(name, request):
     cfg, min_ta, max_rot = CASES[name]
     m = estimate_trajectory(walk["rgb"], walk["K"], depth=walk["depth"], config=cfg)
     truth, wrong = walk["poses"], _reverse_turns(walk["poses"])
-    ta, err = trajectory_accuracy(m.poses, truth, m.valid), camera_errors(m.poses, truth)
+    ta, err = (
+        trajectory_accuracy(m.poses, truth, m.valid, translated=m.translated),
+        camera_errors(m.poses, truth),
+    )
     ta_wrong = trajectory_accuracy(m.poses, wrong, m.valid, SIGNED)
     err_wrong = camera_errors(m.poses, wrong)
     print(
@@ -161,3 +164,74 @@ def test_unknown_depth_falls_back_to_two_view(synthetic):
     assert no_depth.valid.sum() >= len(no_depth.valid) // 2
     np.testing.assert_array_equal(sky.valid, no_depth.valid)
     np.testing.assert_allclose(sky.poses, no_depth.poses, atol=1e-9)
+
+
+def test_translated_flags_decouple_steps():
+    """One estimated step ten times too long makes every other step "still" under the fraction rule;
+    the estimator's per-step flags keep them moving."""
+    ref = chain(np.stack([_step(tz=0.15)] * 5))
+    est = chain(np.stack([_step(tz=0.15)] * 4 + [_step(tz=9.0)]))
+    assert trajectory_accuracy(est, ref).per_step == pytest.approx([0.5] * 4 + [1.0])
+    moving = np.ones(5, bool)
+    assert trajectory_accuracy(est, ref, translated=moving).score == pytest.approx(1.0)
+    flags = moving.copy()
+    flags[2] = False  # the estimator called step 2 a pure rotation: its translation is still
+    assert trajectory_accuracy(est, ref, translated=flags).per_step == pytest.approx([1, 1, 0.5, 1, 1])
+    with pytest.raises(ValueError, match="translated"):
+        trajectory_accuracy(est, ref, translated=moving[:3])
+
+
+K_TEST = np.array([[80.0, 0, 80], [0, 80, 60], [0, 0, 1]])
+
+
+def _pixels(points_cam: np.ndarray) -> np.ndarray:
+    h = points_cam @ K_TEST.T
+    return h[:, :2] / h[:, 2:]
+
+
+def _normalized(px: np.ndarray) -> np.ndarray:
+    h = np.concatenate([px, np.ones((len(px), 1))], 1) @ np.linalg.inv(K_TEST).T
+    return h[:, :2]
+
+
+def test_trimmed_rotation_fit_ignores_mismatches():
+    """A pure 10-degree turn with a third of the matches wrong: the trimmed fit finds the rotation
+    (closed form: the turn itself) and no parallax; the plain least-squares fit is bent by them."""
+    rng = np.random.default_rng(0)
+    pa = rng.uniform([5, 5], [155, 115], (120, 2))
+    R = _step(yaw=math.radians(10))[:3, :3].T  # camera a -> camera b coordinates
+    bearings = np.concatenate([_normalized(pa), np.ones((120, 1))], 1)
+    pb = _pixels(bearings @ R.T)
+    pb[:40] += rng.normal(0, 6, (40, 2))  # mismatches
+    xa, xb = _normalized(pa), _normalized(pb)
+    R_fit, parallax = _rotation_parallax(xa, xb, pb, K_TEST)
+    angle = math.degrees(math.acos(np.clip((np.trace(R_fit.T @ R) - 1) / 2, -1, 1)))
+    assert angle < 0.05 and parallax < 0.1
+    _, plain = _rotation_parallax(xa, xb, pb, K_TEST, trims=0)
+    assert plain > 5 * parallax
+
+
+def test_parallax_judged_on_points_of_known_depth():
+    """Forward 0.5 m past a sky at infinity (depth unknown, 0) and 40 near points: the sky's
+    matches show no parallax and call the step a rotation; judged on known depth, it translates."""
+    rng = np.random.default_rng(1)
+    sky = rng.uniform([5, 5], [155, 55], (200, 2))  # the upper half: sky; the lower half: near
+    near_px = rng.uniform([5, 65], [155, 115], (40, 2))
+    near = np.concatenate([_normalized(near_px), np.ones((40, 1))], 1) * rng.uniform(2, 4, (40, 1))
+    pa = np.concatenate([sky, near_px])
+    pb = np.concatenate([sky, _pixels(near - [0, 0, 0.5])])
+    depth = np.zeros((120, 160))
+    u, v = np.floor(near_px).astype(int).T
+    depth[v, u] = near[:, 2]
+    inliers = np.ones(len(pa), bool)
+    cfg = MotionConfig()
+    xa, xb = _normalized(pa), _normalized(pb)
+    _, blind = _rotation_parallax(xa, xb, pb, K_TEST)
+    judge = _judged(inliers, pa, depth, cfg)
+    assert judge.sum() == 40 and not judge[:200].any()
+    _, seen = _rotation_parallax(xa[judge], xb[judge], pb[judge], K_TEST)
+    assert blind < cfg.min_parallax_px <= seen
+    assert _judged(inliers, pa, None, cfg).all()  # no depth: every inlier judges
+    few = depth.copy()
+    few[v[10:], u[10:]] = 0  # 10 known points, fewer than min_inliers: every inlier judges again
+    assert _judged(inliers, pa, few, MotionConfig(min_inliers=15)).all()

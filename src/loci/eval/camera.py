@@ -10,9 +10,10 @@ pair of frames: ORB (or SIFT) features, ratio-tested matches, then either
 
 A pure rotation leaves the essential matrix degenerate (every ``[t]x R`` fits, and ``recoverPose``
 returns an arbitrary translation direction), so the essential matrix's inliers are also fitted
-with a rotation-only model (``x_{t+1} ~ K_{t+1} R K_t^{-1} x_t``, Kabsch on bearings): when their
-median residual, the rotation-compensated parallax, is under ``min_parallax_px`` the step is a
-rotation with zero translation (``translated = False``). A pair
+with a rotation-only model (``x_{t+1} ~ K_{t+1} R K_t^{-1} x_t``, trimmed Kabsch on bearings): when
+their median residual, the rotation-compensated parallax, is under ``min_parallax_px`` the step is a
+rotation with zero translation (``translated = False``). With depth, the parallax is judged on the
+inliers at known depth (points at infinity, a game's sky, have none under any translation). A pair
 with too few matches or inliers is ``valid = False`` and chained as no motion.
 """
 
@@ -158,11 +159,41 @@ def _kabsch(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
     return _nearest_rotation(bb.T @ ba)
 
 
-def _rotation_parallax(xa, xb, pb, Kb) -> tuple[np.ndarray, float]:
-    """Best pure rotation a -> b of normalised points (Kabsch on bearings) and the median residual (px)
-    of ``pb`` under it: the rotation-compensated parallax."""
+def _rotation_parallax(xa, xb, pb, Kb, trims: int = 3) -> tuple[np.ndarray, float]:
+    """Best pure rotation a -> b of normalised points ``(N, 2)`` and the median residual (px) of
+    ``pb`` under it: the rotation-compensated parallax.
+
+    Kabsch on bearings, refitted ``trims`` times on the half of the points it explains best: the
+    essential matrix's inliers of a pure rotation include mismatches (any epipolar geometry fits
+    a rotation, so its RANSAC accepts points along spurious epipolar lines), and a least-squares
+    fit bent by them leaves pixels of residual on a rotation that has none."""
     R = _kabsch(xa, xb)
+    for _ in range(trims):
+        r = np.linalg.norm(_project(xa, R, Kb) - pb, axis=1)
+        best = r <= np.median(r)
+        if best.sum() < 3:
+            break
+        R = _kabsch(xa[best], xb[best])
     return R, float(np.median(np.linalg.norm(_project(xa, R, Kb) - pb, axis=1)))
+
+
+def _depth_at(pts: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Depth ``(N,)`` of ``depth (H, W)`` at pixel points ``(N, 2)`` (the pixel holding each point)."""
+    h, w = depth.shape
+    u = np.clip(np.floor(pts[:, 0]).astype(int), 0, w - 1)
+    v = np.clip(np.floor(pts[:, 1]).astype(int), 0, h - 1)
+    return depth[v, u].astype(np.float64)
+
+
+def _judged(inliers: np.ndarray, pa: np.ndarray, depth_a: np.ndarray | None, cfg: MotionConfig) -> np.ndarray:
+    """The inliers ``(N,)`` bool that can tell a translation from a rotation: with depth, those at
+    known depth when there are ``min_inliers`` of them. Points at unknown depth (a game's sky,
+    drawn at infinity) show no parallax under any translation, and where they dominate the
+    median they make every step forward look like a pure rotation."""
+    if depth_a is None:
+        return inliers
+    near = inliers & (_depth_at(pa, depth_a) > cfg.min_depth)
+    return near if near.sum() >= cfg.min_inliers else inliers
 
 
 def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, bool, int, int, float]:
@@ -181,7 +212,8 @@ def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, b
         return eye, False, False, n, 0, np.nan
     E, inl = E[:3], mask[:, 0] > 0  # several solutions stack as (3k, 3): take the first
     # A pure rotation satisfies every essential matrix [t]x R: decide it by the inliers' parallax.
-    R_rot, parallax = _rotation_parallax(xa[inl], xb[inl], pb[inl], Kb)
+    judge = _judged(inl, pa, depth_a, cfg)
+    R_rot, parallax = _rotation_parallax(xa[judge], xb[judge], pb[judge], Kb)
     # x_b = R x_a + t (camera a -> camera b coordinates); the pose step is its inverse.
     if parallax < cfg.min_parallax_px:
         R, t, inliers, translated = R_rot, np.zeros(3), int(inl.sum()), False
@@ -200,10 +232,7 @@ def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, b
 
 def _pnp(pa, pb, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, np.ndarray, int] | None:
     """Metric ``(R, t, inliers)`` from frame a's matches lifted with ``depth_a (H, W)``, or None."""
-    h, w = depth_a.shape
-    u = np.clip(np.floor(pa[:, 0]).astype(int), 0, w - 1)
-    v = np.clip(np.floor(pa[:, 1]).astype(int), 0, h - 1)
-    d = depth_a[v, u].astype(np.float64)
+    d = _depth_at(pa, depth_a)
     ok = d > cfg.min_depth
     if ok.sum() < cfg.min_matches:
         return None

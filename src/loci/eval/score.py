@@ -60,7 +60,7 @@ def score_case(truth: Truth, pred: Prediction) -> dict:
         rc = revisit_consistency(pred.rgb, truth.rgb, pairs).mean()
         out |= {f"revisit_{k}": v for k, v in rc.items()}
     motion = estimate_trajectory(pred.rgb, truth.K, depth=pred.depth, config=MotionConfig())
-    ta = trajectory_accuracy(motion.poses, truth.poses, valid=motion.valid)
+    ta = trajectory_accuracy(motion.poses, truth.poses, valid=motion.valid, translated=motion.translated)
     ce = camera_errors(motion.poses, truth.poses)
     out |= {
         "trajectory_accuracy": ta.score,

@@ -90,6 +90,7 @@ def trajectory_accuracy(
     reference: np.ndarray,
     valid: np.ndarray | None = None,
     config: TrajectoryAccuracyConfig | None = None,
+    translated: np.ndarray | None = None,
 ) -> TrajectoryAccuracy:
     """WorldScape A.1.1 Trajectory Accuracy of ``estimated`` vs ``reference`` poses ``(T, 4, 4)``.
 
@@ -100,6 +101,10 @@ def trajectory_accuracy(
     the camera axes of frame t by default (see :class:`TrajectoryAccuracyConfig`). Zero vectors,
     where the cosine is undefined, compare as 1 when both sides are still and 0 when only one is.
     ``valid (T-1,)`` bool (from the estimator) scores the steps it could not estimate 0.
+    ``translated (T-1,)`` bool (from the estimator): which estimated steps translate. Without it a
+    step's estimated translation is still when under ``still_translation`` of the largest one,
+    which a single outlier step (a bad PnP fit ten times too long) turns into "every other step is
+    still"; the estimator's per-step parallax test has no such coupling.
     """
     cfg = config or TrajectoryAccuracyConfig()
     e, r = check_poses(estimated), check_poses(reference)
@@ -108,10 +113,14 @@ def trajectory_accuracy(
     te, re_ = step_vectors(e, cfg.frame)
     tr, rr = step_vectors(r, cfg.frame)
     still_r = math.radians(cfg.still_rotation_deg)
+    if translated is not None and np.shape(translated) != (len(te),):
+        raise ValueError(f"translated must be ({len(te)},) bool, got shape {np.shape(translated)}")
     cos_t = _cosine(
         te,
         tr,
-        _still_translation(te, cfg.still_translation),
+        _still_translation(te, cfg.still_translation)
+        if translated is None
+        else ~np.asarray(translated, dtype=bool),
         _still_translation(tr, cfg.still_translation),
         cfg.absolute,
     )
