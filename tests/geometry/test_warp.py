@@ -17,6 +17,7 @@ from loci.geometry import (
     rescale_intrinsics,
     unproject,
 )
+from loci.geometry.splat import MAX_FOOTPRINT_PX
 from loci.geometry.synthetic import shade
 from tests.geometry.scenes import SCENE, SIZE, K, covisible, pose, view, visible_from
 
@@ -154,6 +155,40 @@ def test_nearest_splat_keeps_the_nearest_point_per_pixel(seed):
     np.testing.assert_array_equal(out.mask.numpy(), hit)
     np.testing.assert_allclose(out.features.numpy()[:, hit], expect[:, hit], atol=1e-6)
     np.testing.assert_allclose(out.depth.numpy()[hit], best[hit], rtol=1e-6)
+
+
+@given(st.integers(0, 10_000))
+def test_footprints_cover_the_pixel_centres_inside_them(seed):
+    """Brute-force oracle: a point with world half-size r at depth z covers every pixel whose centre
+    lies within r·f/z (capped at MAX_FOOTPRINT_PX) of it in x and y, plus its own pixel; the
+    nearest covering point wins."""
+    g = torch.Generator().manual_seed(seed)
+    size = (9, 12)
+    Ks = intrinsics_from_fov(size, fov_x_deg=90)
+    f = float(Ks[0, 0])
+    n = 12
+    uv = torch.rand(n, 2, generator=g) * torch.tensor([12.0, 9.0])
+    z = torch.rand(n, generator=g) * 4 + 0.5
+    r = torch.rand(n, generator=g) * 3 * z / f  # 0 to 3 px: some beyond the cap
+    cam = torch.cat([uv, torch.ones(n, 1)], -1) @ torch.linalg.inv(Ks).T * z[:, None]
+    feats = torch.randn(n, 3, generator=g)
+    out = render_points(cam, feats, Ks, identity_pose(), size, radius=r)
+    expect = np.zeros((3, *size), dtype=np.float32)
+    best = np.full(size, np.inf)
+    for i in range(n):
+        half = min(float(r[i]) * f / float(z[i]), MAX_FOOTPRINT_PX)
+        for row in range(size[0]):
+            for col in range(size[1]):
+                own = col == int(uv[i, 0]) and row == int(uv[i, 1])
+                inside = abs(col + 0.5 - float(uv[i, 0])) <= half and abs(row + 0.5 - float(uv[i, 1])) <= half
+                if (own or inside) and z[i] < best[row, col]:
+                    best[row, col], expect[:, row, col] = float(z[i]), feats[i].numpy()
+    hit = np.isfinite(best)
+    np.testing.assert_array_equal(out.mask.numpy(), hit)
+    np.testing.assert_allclose(out.features.numpy()[:, hit], expect[:, hit], atol=1e-6)
+    np.testing.assert_allclose(out.depth.numpy()[hit], best[hit], rtol=1e-6)
+    with pytest.raises(ValueError, match="nearest"):
+        render_points(cam, feats, Ks, identity_pose(), size, mode="bilinear", radius=r)
 
 
 def test_bilinear_splat_does_not_grow_the_foreground():

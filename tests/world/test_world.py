@@ -146,7 +146,7 @@ def test_memory_budget_and_revisits():
     for _ in range(36):
         s.step("turn left 10 degrees")
     assert len(s.memory) <= n1 * 1.05  # the second turn revisits: (almost) nothing new
-    assert s.memory.nbytes == len(s.memory) * (3 * 4 + 3 * 4 + 3 * 8)
+    assert s.memory.nbytes == len(s.memory) * (3 * 4 + 3 * 4 + 4 + 3 * 8)  # no sky in a closed room
 
 
 def test_engine_backend_is_the_truth_and_replays_on_load(tmp_path):

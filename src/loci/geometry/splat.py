@@ -11,6 +11,11 @@ This is the renderer behind forward warping and explicit point memories. Two mod
 
 A pixel that received no accepted contribution is a hole: ``mask`` is False there and its
 features and depth are 0.
+
+Footprints (nearest mode): a point may carry a world-space ``radius``, the half-size of the surface
+patch it stands for (a pixel of the frame that saw it). It then covers, at its depth, every pixel
+whose centre lies within ``radius · f / z`` of it (a camera-facing square, plus the pixel holding
+it): a view that magnifies the memory shows surfaces instead of a sieve of points with cracks.
 """
 
 from __future__ import annotations
@@ -44,9 +49,33 @@ def _splat_camera(
     valid: torch.Tensor | None = None,
     depth_tolerance: float = 0.03,
     min_weight: float = 1e-3,
+    radius: torch.Tensor | None = None,
 ) -> Rendered:
     """Unchecked core. ``points (B, N, 3)`` in the camera frame, ``features (B, N, C)``, ``K (B, 3, 3)``."""
-    return _splat_camera_winners(points, features, K, size, mode, valid, depth_tolerance, min_weight)[0]
+    return _splat_camera_winners(points, features, K, size, mode, valid, depth_tolerance, min_weight, radius)[
+        0
+    ]
+
+
+MAX_FOOTPRINT_PX = 2
+
+
+def _footprints(
+    u: torch.Tensor, v: torch.Tensor, r: torch.Tensor, reach: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pixels covered by points at ``u, v (M,)`` with half-size ``r (M,)`` pixels (at most
+    ``reach``): those whose centre lies in the point's square, plus the pixel holding
+    it. Returns ``x, y (M, P)`` pixel indices and ``covered (M, P)`` bool for the ``P = (2 reach + 1)²``
+    candidate offsets."""
+    d = torch.arange(-reach, reach + 1, dtype=u.dtype)
+    dy, dx = torch.meshgrid(d, d, indexing="ij")
+    x0, y0 = torch.floor(u), torch.floor(v)
+    x = x0[:, None] + dx.reshape(1, -1)
+    y = y0[:, None] + dy.reshape(1, -1)
+    r = r.clamp(max=reach)[:, None]
+    inside = ((x + 0.5 - u[:, None]).abs() <= r) & ((y + 0.5 - v[:, None]).abs() <= r)
+    covered = inside | ((dx == 0) & (dy == 0)).reshape(1, -1)
+    return x, y, covered
 
 
 def _splat_camera_winners(
@@ -58,15 +87,21 @@ def _splat_camera_winners(
     valid: torch.Tensor | None = None,
     depth_tolerance: float = 0.03,
     min_weight: float = 1e-3,
+    radius: torch.Tensor | None = None,
 ) -> tuple[Rendered, torch.Tensor]:
-    """:func:`_splat_camera` that also returns which points ``(B, N)`` bool contributed to a pixel."""
+    """:func:`_splat_camera` that also returns which points ``(B, N)`` bool contributed to a pixel.
+    ``radius (B, N)``: world-space footprint half-sizes (nearest mode only; None: one pixel each)."""
     if mode not in ("nearest", "bilinear"):
         raise ValueError(f"unknown splat mode {mode!r}; use 'nearest' or 'bilinear'")
+    if radius is not None and mode != "nearest":
+        raise ValueError("point footprints (radius) need the 'nearest' splat mode")
     b, n, c = features.shape
     h, w = size
     uv, z = _project_camera(points, K)
     # Frustum cull first and work on the surviving points only (a memory mostly lies off-screen).
     pad = 1.0 if mode == "bilinear" else 0.0
+    if radius is not None:
+        pad = float(MAX_FOOTPRINT_PX)
     ok = (
         (z > NEAR_PLANE)
         & (uv[..., 0] >= -pad)
@@ -80,11 +115,30 @@ def _splat_camera_winners(
     u, v, z = uv[..., 0].reshape(-1)[sel], uv[..., 1].reshape(-1)[sel], z.reshape(-1)[sel]
     f = features.reshape(-1, c)[sel]
     batch = torch.div(sel, n, rounding_mode="floor")
+    src = torch.arange(len(sel), device=z.device)  # the point behind each candidate pixel
+    own = None
+    tol = 0.0
     if mode == "nearest":
         x, y = torch.floor(u), torch.floor(v)
         wgt = torch.ones_like(z)
-        own = None
-        tol = 0.0
+        if radius is not None:
+            # points magnified past a pixel also cover the pixel centres inside their footprint
+            r_px = radius.reshape(-1)[sel] * torch.sqrt(K[:, 0, 0] * K[:, 1, 1])[batch] / z
+            big = (r_px > 0.5).nonzero().squeeze(1)
+            if len(big):
+                bx, by, covered = _footprints(u[big], v[big], r_px[big], MAX_FOOTPRINT_PX)
+                keep_c = covered.reshape(-1)
+                rep = big[:, None].expand_as(covered).reshape(-1)[keep_c]
+                x = torch.cat([x, bx.reshape(-1)[keep_c]])
+                y = torch.cat([y, by.reshape(-1)[keep_c]])
+                src = torch.cat([src, rep])
+                # the holding pixel is among the footprint's: drop the big points' single entries
+                single = torch.ones(len(sel), dtype=torch.bool, device=z.device)
+                single[big] = False
+                pick = torch.cat([single.nonzero().squeeze(1), len(sel) + torch.arange(len(rep))])
+                x, y, src = x[pick], y[pick], src[pick]
+                wgt = torch.ones_like(x)
+                z, batch, f = z[src], batch[src], f[src]
     else:
         x0, y0 = torch.floor(u - 0.5), torch.floor(v - 0.5)
         fx, fy = u - 0.5 - x0, v - 0.5 - y0
@@ -95,6 +149,7 @@ def _splat_camera_winners(
         z = z[:, None].expand_as(wgt)
         batch = batch[:, None].expand_as(wgt)
         f = f[:, None, :].expand(-1, 4, c)
+        src = src[:, None].expand_as(wgt)
         tol = depth_tolerance
     inb = (x >= 0) & (x < w) & (y >= 0) & (y < h) & (wgt > 0)
     # Rejected contributions go to one extra "trash" pixel at index b*h*w.
@@ -123,7 +178,8 @@ def _splat_camera_winners(
     denom = torch.where(mask, wsum, torch.ones_like(wsum))
     feat = torch.where(mask[:, None], fsum / denom[:, None], torch.zeros_like(fsum))
     depth = torch.where(mask, zsum / denom, torch.zeros_like(zsum))
-    won = keep.reshape(len(sel), 1 if own is None else 4).any(-1)
+    won = torch.zeros(len(sel), dtype=torch.bool, device=z.device)
+    won[src.reshape(-1)[keep]] = True
     winners = torch.zeros(b * n, dtype=torch.bool, device=z.device)
     winners[sel] = won
     rendered = Rendered(feat.view(b, h, w, c).permute(0, 3, 1, 2), depth.view(b, h, w), mask.view(b, h, w))
@@ -139,11 +195,13 @@ def render_points(
     mode: SplatMode = "nearest",
     valid: torch.Tensor | None = None,
     depth_tolerance: float = 0.03,
+    radius: torch.Tensor | None = None,
 ) -> Rendered:
     """Render world points ``(B, N, 3)`` with features ``(B, N, C)`` into cameras ``K (B, 3, 3)``, ``c2w (B, 4, 4)``.
 
-    ``valid (B, N)`` optionally masks points out. Unbatched inputs ``(N, 3)``, ``(N, C)``,
-    ``(3, 3)``, ``(4, 4)`` are accepted and give an unbatched result ``(C, H, W)``, ``(H, W)``.
+    ``valid (B, N)`` optionally masks points out; ``radius (B, N)`` gives them footprints (nearest
+    mode; see the module notes). Unbatched inputs ``(N, 3)``, ``(N, C)``, ``(3, 3)``, ``(4, 4)``
+    (and ``(N,)`` for ``valid``/``radius``) are accepted and give an unbatched result ``(C, H, W)``, ``(H, W)``.
     """
     check_trailing(points, "points", (None, 3))
     check_trailing(features, "features", (None, None))
@@ -154,6 +212,7 @@ def render_points(
     if unbatched:
         points, features = points[None], features[None]
         valid = None if valid is None else valid[None]
+        radius = None if radius is None else radius[None]
     if features.shape[:-1] != points.shape[:-1]:
         raise ValueError(
             f"features {tuple(features.shape)} must match points {tuple(points.shape)} in (B, N)"
@@ -162,5 +221,7 @@ def render_points(
     K, c2w = K.to(points.dtype), c2w.to(points.dtype)
     K = K.expand(b, 3, 3)
     pts_cam = _transform(points, invert(c2w).expand(b, 4, 4))
-    out = _splat_camera(pts_cam, features, K, size, mode, valid, depth_tolerance)
+    if radius is not None and radius.shape != points.shape[:-1]:
+        raise ValueError(f"radius {tuple(radius.shape)} must match points {tuple(points.shape)} in (B, N)")
+    out = _splat_camera(pts_cam, features, K, size, mode, valid, depth_tolerance, radius=radius)
     return Rendered(*(t[0] for t in out)) if unbatched else out

@@ -22,7 +22,7 @@ from loci.geometry.splat import Rendered, _splat_camera, _splat_camera_winners
 from .points import PointMemory, PointMemoryConfig
 
 # a latent point stands for a 4×4 pixel block: dedupe more loosely than pixels, keep more of them
-LATENT_MEMORY = PointMemoryConfig(dedupe_tolerance=0.08, max_points=200_000)
+LATENT_MEMORY = PointMemoryConfig(dedupe_tolerance=0.08, max_points=200_000, footprints=False, sky=None)
 
 
 def block_depth(depth: torch.Tensor, factor: int) -> torch.Tensor:

@@ -5,23 +5,30 @@ memory does not already explain from that camera (its render there has no point 
 revisiting a place costs nothing, and the density of points follows the density of pixels that
 saw them. Optional voxel downsampling (one point per voxel) thins the memory further. When it
 holds more than ``max_points`` it evicts the oldest or the least-seen points. It renders to any
-camera with the z-buffered splat of :mod:`loci.geometry`.
+camera with the z-buffered splat of :mod:`loci.geometry`; each point keeps the footprint of the
+pixel that saw it, so a view that comes closer than the one that saw a surface shows the surface,
+not a sieve of points with cracks between them. Pixels of unknown depth (a game's sky, drawn at
+infinity) go to a :class:`~loci.memory.sky.SkyMemory` by direction and show where no point does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
 from loci.geometry import check_depth, check_intrinsics, check_pose
 from loci.geometry.projection import _transform, _unproject_camera
 from loci.geometry.se3 import invert
 from loci.geometry.splat import Rendered, SplatMode, _splat_camera_winners
 
+from .sky import SkyConfig, SkyMemory
+
 Eviction = Literal["oldest", "least_seen"]
-STATE_KEYS = ("xyz", "rgb", "born", "seen", "last_seen")
+STATE_KEYS = ("xyz", "rgb", "radius", "born", "seen", "last_seen")
+OPTIONAL_KEYS = {"radius"}  # saves made before footprints existed load with one-pixel points
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,10 @@ class PointMemoryConfig:
     budget freed at once when it is exceeded. voxel_m: optional voxel edge
     (m) for one point per voxel (None: off). dedupe_tolerance: relative depth agreement under which
     a pixel counts as already remembered. stride: pixel subsampling on insert. max_depth_m: farther
-    pixels are not inserted (unreliable). splat: rendering mode."""
+    pixels are not inserted (unreliable). splat: rendering mode. footprints: points render over the
+    pixels their footprint covers (half-size ``depth / f · stride / 2`` in metres, the pixel that saw
+    them; needs the nearest splat); False: one pixel each. sky: remember pixels of unknown depth by
+    direction (:class:`SkyConfig`), shown in the holes of the points' render; None: off."""
 
     voxel_m: float | None = None
     dedupe_tolerance: float = 0.05
@@ -40,6 +50,8 @@ class PointMemoryConfig:
     stride: int = 1
     max_depth_m: float = 60.0
     splat: SplatMode = "nearest"
+    footprints: bool = True
+    sky: SkyConfig | None = field(default_factory=SkyConfig)
 
     def __post_init__(self) -> None:
         if (
@@ -51,12 +63,15 @@ class PointMemoryConfig:
             raise ValueError(f"invalid PointMemoryConfig {self}")
         if self.eviction not in ("oldest", "least_seen"):
             raise ValueError(f"eviction must be 'oldest' or 'least_seen', got {self.eviction!r}")
+        if self.footprints and self.splat != "nearest":
+            raise ValueError("PointMemoryConfig.footprints needs splat='nearest' (or footprints=False)")
 
 
 class PointMemory:
     """World-frame point memory. ``xyz (N, 3)`` float32, ``rgb (N, channels)`` float32 features (RGB in
     [0, 1] for the colour memory; any ``channels``, e.g. tokenizer latents for a latent memory),
-    ``born/last_seen (N,)`` int64 step numbers, ``seen (N,)`` int64 render counts."""
+    ``radius (N,)`` float32 footprint half-sizes (m), ``born/last_seen (N,)`` int64 step numbers,
+    ``seen (N,)`` int64 render counts."""
 
     def __init__(self, cfg: PointMemoryConfig | None = None, channels: int = 3):
         if channels < 1:
@@ -65,10 +80,12 @@ class PointMemory:
         self.channels = channels
         self.xyz = torch.zeros(0, 3)
         self.rgb = torch.zeros(0, channels)
+        self.radius = torch.zeros(0)
         self.born = torch.zeros(0, dtype=torch.long)
         self.seen = torch.zeros(0, dtype=torch.long)
         self.last_seen = torch.zeros(0, dtype=torch.long)
         self.step = 0
+        self.sky = SkyMemory(channels, self.cfg.sky) if self.cfg.sky is not None else None
 
     def __len__(self) -> int:
         return int(self.xyz.shape[0])
@@ -76,8 +93,8 @@ class PointMemory:
     @property
     def nbytes(self) -> int:
         """Bytes held by the memory's tensors."""
-        return sum(
-            t.numel() * t.element_size() for t in (self.xyz, self.rgb, self.born, self.seen, self.last_seen)
+        return sum(t.numel() * t.element_size() for t in (getattr(self, k) for k in STATE_KEYS)) + (
+            self.sky.nbytes if self.sky is not None else 0
         )
 
     def _keys(self, xyz: torch.Tensor) -> torch.Tensor:
@@ -109,6 +126,8 @@ class PointMemory:
         keep = (depth > 0) & (depth < self.cfg.max_depth_m)
         if valid is not None:
             keep &= valid
+        if self.sky is not None:
+            self.sky.insert(rgb, K, pose, (depth == 0) if valid is None else (depth == 0) & valid)
         if len(self):
             mem = (
                 remembered
@@ -123,6 +142,8 @@ class PointMemory:
             keep &= sub
         pts = _transform(_unproject_camera(depth, K).reshape(-1, 3), pose)[keep.reshape(-1)]
         cols = rgb.reshape(c, -1).T[keep.reshape(-1)]
+        pixel = float(torch.sqrt(K[0, 0] * K[1, 1]))
+        radius = depth.reshape(-1)[keep.reshape(-1)].float() * (s / (2 * pixel))
         self.step += 1
         if len(pts) == 0:
             return 0
@@ -139,6 +160,7 @@ class PointMemory:
         n = len(new)
         self.xyz = torch.cat([self.xyz, pts[new]])
         self.rgb = torch.cat([self.rgb, cols[new].float()])
+        self.radius = torch.cat([self.radius, radius[new]])
         self.born = torch.cat([self.born, torch.full((n,), self.step, dtype=torch.long)])
         self.seen = torch.cat([self.seen, torch.ones(n, dtype=torch.long)])
         self.last_seen = torch.cat([self.last_seen, torch.full((n,), self.step, dtype=torch.long)])
@@ -170,32 +192,55 @@ class PointMemory:
         check_pose(pose)
         h, w = size
         if len(self) == 0:
-            return Rendered(
+            empty = Rendered(
                 torch.zeros(self.channels, h, w), torch.zeros(h, w), torch.zeros(h, w, dtype=torch.bool)
             )
+            return self._with_sky(empty, K, pose)
         cam = _transform(self.xyz, invert(pose.to(self.xyz.dtype)))
         out, won = _splat_camera_winners(
-            cam[None], self.rgb[None], K.to(self.xyz.dtype)[None], (h, w), self.cfg.splat
+            cam[None],
+            self.rgb[None],
+            K.to(self.xyz.dtype)[None],
+            (h, w),
+            self.cfg.splat,
+            radius=self.radius[None] if self.cfg.footprints else None,
         )
         if count_seen:
             won = won[0]
             self.seen += won.long()
             self.last_seen = torch.where(won, self.step, self.last_seen)
-        return Rendered(out.features[0], out.depth[0], out.mask[0])
+        return self._with_sky(Rendered(out.features[0], out.depth[0], out.mask[0]), K, pose)
+
+    def _with_sky(self, r: Rendered, K: torch.Tensor, pose: torch.Tensor) -> Rendered:
+        """The remembered sky in the holes of a render (not in the one-pixel cracks between points, which
+        a 3×3 closing fills: a wall seen up close must not show the sky through its seams); its depth
+        stays 0 (at infinity)."""
+        if self.sky is None or self.sky.empty or bool(r.mask.all()):
+            return r
+        m = r.mask[None, None].float()
+        closed = -F.max_pool2d(-F.max_pool2d(m, 3, 1, 1), 3, 1, 1)  # dilate, then erode
+        sky, seen = self.sky.render(K, pose, tuple(r.mask.shape))
+        show = seen & (closed[0, 0] == 0)
+        return Rendered(torch.where(show, sky, r.features), r.depth, r.mask | show)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors for saving (safetensors-ready, contiguous)."""
-        return {name: getattr(self, name).contiguous() for name in STATE_KEYS} | {
-            "step": torch.tensor(self.step)
-        }
+        sky = {} if self.sky is None else {f"sky.{k}": v for k, v in self.sky.state_dict().items()}
+        return (
+            {name: getattr(self, name).contiguous() for name in STATE_KEYS}
+            | sky
+            | {"step": torch.tensor(self.step)}
+        )
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Restore from :meth:`state_dict`, validating shapes and dtypes."""
-        missing = set(STATE_KEYS) - set(state)
+        missing = set(STATE_KEYS) - OPTIONAL_KEYS - set(state)
         if missing:
             raise ValueError(f"memory state lacks {sorted(missing)}")
         n = state["xyz"].shape[0]
+        state = {"radius": torch.zeros(n)} | dict(state)
         want = {"xyz": ((n, 3), torch.float32), "rgb": ((n, self.channels), torch.float32)}
+        want |= {"radius": ((n,), torch.float32)}
         want |= {k: ((n,), torch.long) for k in ("born", "seen", "last_seen")}
         for k, (shape, dtype) in want.items():
             if tuple(state[k].shape) != shape or state[k].dtype != dtype:
@@ -204,6 +249,12 @@ class PointMemory:
                 )
         if not bool(torch.isfinite(state["xyz"]).all()):
             raise ValueError("memory state 'xyz' holds non-finite values")
+        if not bool((torch.isfinite(state["radius"]) & (state["radius"] >= 0)).all()):
+            raise ValueError("memory state 'radius' must be finite and >= 0")
+        if self.sky is not None:  # saves made before the sky memory existed load with an empty sky
+            self.sky.load_state_dict(
+                {k.removeprefix("sky."): v for k, v in state.items() if k.startswith("sky.")}
+            )
         for k in STATE_KEYS:
             setattr(self, k, state[k].clone())
         self.step = int(state.get("step", torch.tensor(0)))
