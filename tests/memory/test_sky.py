@@ -51,7 +51,7 @@ def test_points_win_and_cracks_stay_holes():
     rgb = torch.zeros(3, *SIZE)
     rgb[2, :, :40] = 1.0  # blue sky
     rgb[0, :, 40:] = 1.0  # red wall
-    mem.insert(rgb, depth, K, P)
+    mem.insert(rgb, depth, K, P, observed=True)
     out = mem.render(K, P, SIZE)
     assert bool(out.mask.all())
     assert bool((out.depth[:, :40] == 0).all()) and bool((out.features[2, :, :40] == 1).all())
@@ -63,12 +63,23 @@ def test_points_win_and_cracks_stay_holes():
     assert bool((near.features[2, :, :35] == 1).all())  # the sky itself is still there
 
 
+def test_generated_frames_leave_the_sky_alone():
+    """A generated frame's unknown depth is no information (a warp with nothing to show is black at depth
+    0): only observed frames write the sky."""
+    mem = PointMemory()
+    P = pose()
+    mem.insert(torch.zeros(3, *SIZE), torch.zeros(SIZE), K, P)
+    assert mem.sky.empty and not bool(mem.render(K, P, SIZE).mask.any())
+    mem.insert(sky_colour(P), torch.zeros(SIZE), K, P, observed=True)
+    assert not mem.sky.empty and bool(mem.render(K, P, SIZE).mask.all())
+
+
 def test_sky_state_round_trip_and_old_saves():
     mem = PointMemory()
     P = pose()
     depth = torch.zeros(SIZE)
     depth[30:] = 4.0
-    mem.insert(sky_colour(P), depth, K, P)
+    mem.insert(sky_colour(P), depth, K, P, observed=True)
     state = mem.state_dict()
     assert {"sky.rgb", "sky.weight"} <= set(state)
     other = PointMemory()

@@ -128,15 +128,13 @@ def _splat_camera_winners(
             if len(big):
                 bx, by, covered = _footprints(u[big], v[big], r_px[big], MAX_FOOTPRINT_PX)
                 keep_c = covered.reshape(-1)
-                rep = big[:, None].expand_as(covered).reshape(-1)[keep_c]
-                x = torch.cat([x, bx.reshape(-1)[keep_c]])
-                y = torch.cat([y, by.reshape(-1)[keep_c]])
-                src = torch.cat([src, rep])
-                # the holding pixel is among the footprint's: drop the big points' single entries
+                # the small points keep their one pixel; the big ones get their footprint's pixels
                 single = torch.ones(len(sel), dtype=torch.bool, device=z.device)
                 single[big] = False
-                pick = torch.cat([single.nonzero().squeeze(1), len(sel) + torch.arange(len(rep))])
-                x, y, src = x[pick], y[pick], src[pick]
+                rest = single.nonzero().squeeze(1)
+                src = torch.cat([rest, big[:, None].expand_as(covered).reshape(-1)[keep_c]])
+                x = torch.cat([x[rest], bx.reshape(-1)[keep_c]])
+                y = torch.cat([y[rest], by.reshape(-1)[keep_c]])
                 wgt = torch.ones_like(x)
                 z, batch, f = z[src], batch[src], f[src]
     else:

@@ -110,10 +110,13 @@ class PointMemory:
         pose: torch.Tensor,
         valid: torch.Tensor | None = None,
         remembered: Rendered | None = None,
+        observed: bool = False,
     ) -> int:
         """Add a frame: ``rgb (channels, H, W)`` float features, ``depth (H, W)`` (0 = unknown), ``K (3, 3)``,
         ``pose (4, 4)``, optional ``valid (H, W)`` bool. ``remembered``: this memory's render at the
-        same camera if the caller has it already (saves a render). Returns the number of new points."""
+        same camera if the caller has it already (saves a render). Returns the number of new points.
+        ``observed``: the frame was seen, not generated; its pixels of unknown depth were then seen at infinity (a game's sky) and go to the sky memory.
+        In a generated frame unknown depth means no information, and the sky memory keeps out of it."""
         check_depth(depth)
         check_intrinsics(K)
         check_pose(pose)
@@ -126,7 +129,7 @@ class PointMemory:
         keep = (depth > 0) & (depth < self.cfg.max_depth_m)
         if valid is not None:
             keep &= valid
-        if self.sky is not None:
+        if self.sky is not None and observed:
             self.sky.insert(rgb, K, pose, (depth == 0) if valid is None else (depth == 0) & valid)
         if len(self):
             mem = (

@@ -285,7 +285,7 @@ class DitBackend(Backend):
             shown, shown_d = fill_holes(shown, seen.depth.numpy(), coverage, "inpaint")
             img = np.where(closed[..., None], shown, img)
             if self.cfg.hole_depth == "nearest" and coverage.any():
-                # where the decoder draws sky (depth 0: at infinity) it stays sky, for the sky memory
+                # where the decoder draws sky (depth 0: at infinity) nothing enters the point memory
                 d = torch.where(torch.from_numpy(closed) | (d > 0), torch.from_numpy(shown_d), 0.0)
             else:
                 d = torch.where(torch.from_numpy(closed), torch.from_numpy(shown_d), d)

@@ -129,6 +129,7 @@ class Session:
             torch.from_numpy(frame.depth),
             torch.from_numpy(frame.K),
             torch.from_numpy(frame.pose),
+            observed=True,
         )
 
     def top_down(self, size: int = 240, max_points: int = 60_000) -> np.ndarray:
