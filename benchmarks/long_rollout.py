@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from loci.eval.long_rollout import LongRolloutConfig, markdown_table, run
+from loci.memory import PointMemoryConfig, SkyConfig
 from loci.world.dit_backend import DitConfig
 
 
@@ -45,6 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--json", type=Path, default=d.json_path)
     ap.add_argument("--no-video", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument(
+        "--no-footprints", action="store_true", help="memory points splat one pixel each (ablation)"
+    )
+    ap.add_argument("--no-sky", action="store_true", help="no sky memory (ablation)")
     return ap.parse_args(argv)
 
 
@@ -70,6 +75,9 @@ def config_from_args(args: argparse.Namespace, command: str) -> LongRolloutConfi
         json_path=args.json,
         video=not args.no_video,
         command=command,
+        memory=PointMemoryConfig(footprints=not args.no_footprints, sky=None if args.no_sky else SkyConfig())
+        if args.no_footprints or args.no_sky
+        else None,
     )
 
 

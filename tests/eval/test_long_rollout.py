@@ -121,3 +121,19 @@ def test_metrics_agree_with_independent_computation(results, truth):
     warp = rows["warp"]["buckets"]
     assert warp[0]["psnr"] > copy[0]["psnr"]
     assert all(math.isfinite(b["psnr"]) and 0 < b["ssim"] <= 1 for b in warp)
+
+
+def test_memory_ablation_flags_reach_the_sessions(results, tmp_path):
+    """``--no-footprints --no-sky`` run the same walk with one-pixel points and no sky memory; the JSON
+    says so, and the warp world's frames change (the room's magnified walls lose their footprints)."""
+    argv = ["--engine", "synthetic", "--level", "room", "--seed", str(SEED), "--frames", str(FRAMES)]
+    argv += ["--policy", POLICY, "--no-face-open", "--size", "48x64", "--backends", "warp", "--no-video"]
+    argv += ["--out", str(tmp_path), "--json", str(tmp_path / "ablation.json"), "--no-footprints", "--no-sky"]
+    _cli().main(argv)
+    saved = json.loads((tmp_path / "ablation.json").read_text())
+    assert "footprints=False" in saved["memory"] and "sky=None" in saved["memory"]
+    default = json.loads((results[1] / "long.json").read_text())
+    assert default["memory"] is None
+    plain = {r["backend"]: r for r in saved["rows"]}["warp"]["buckets"]
+    ours = {r["backend"]: r for r in default["rows"]}["warp"]["buckets"]
+    assert [b["psnr"] for b in plain] != [b["psnr"] for b in ours]

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from loci.data.splits import split_of
 from loci.engines import Engine, make_engine
 from loci.io import Mp4Writer, atomic_path, atomic_write_text, hstack_panels, machine_info
+from loci.memory import PointMemoryConfig
 from loci.world import World, WorldConfig
 from loci.world.backends import LEARNED_BACKENDS
 
@@ -42,6 +43,7 @@ class LongRolloutConfig:
     (``world_checkpoint``, ``tokenizer_checkpoint``, ``dit``). engine_config: engine config
     overrides (e.g. ``size``). out: folder for the plot and the video (None: neither). json_path:
     where the results go (None: not written). video: write the MP4. command: recorded in the JSON.
+    memory: the session memory of every backend (None: the default; ablations of footprints and sky).
 
     The default walk, MAP25 seed 5 with ``detour_revisit`` after turning to open space, was picked
     from the walks alone (no world model ran): of seeds 0–9, seed 5 has the most revisits more than
@@ -61,6 +63,7 @@ class LongRolloutConfig:
     json_path: Path | None = Path("benchmarks/results/long_rollout.json")
     video: bool = True
     command: str = "python benchmarks/long_rollout.py"
+    memory: PointMemoryConfig | None = None
 
 
 def long_buckets(length: int, edges: tuple[int, ...] = EDGES) -> list[tuple[str, int, int]]:
@@ -93,9 +96,13 @@ class Rollout:
     error: str | None = None
 
 
-def free_run(backend: str, truth: Truth, learned: dict | None = None) -> Rollout:
+def free_run(
+    backend: str, truth: Truth, learned: dict | None = None, memory: PointMemoryConfig | None = None
+) -> Rollout:
     """Start ``backend`` from the true first frame (RGB + depth + K) and step it along the true poses."""
     extra = dict(learned or {}) if backend in LEARNED_BACKENDS else {}
+    if memory is not None:
+        extra["memory"] = memory
     try:
         session = World(WorldConfig(backend=backend, collision_m=None, **extra)).start(
             truth.rgb[0], truth.depth[0], truth.K[0]
@@ -216,7 +223,7 @@ def run(cfg: LongRolloutConfig) -> dict:
     truth = _record(cfg)
     record_s = time.perf_counter() - t0
     buckets = long_buckets(len(truth))
-    rollouts = [free_run(b, truth, cfg.learned) for b in cfg.backends]
+    rollouts = [free_run(b, truth, cfg.learned, cfg.memory) for b in cfg.backends]
     rows = [score_rollout(truth, r, buckets) for r in rollouts]
     results = {
         "command": cfg.command,
@@ -231,6 +238,7 @@ def run(cfg: LongRolloutConfig) -> dict:
         "ended_early": len(truth) < cfg.frames,
         "backends": list(cfg.backends),
         "learned": {k: str(v) for k, v in cfg.learned.items()},
+        "memory": None if cfg.memory is None else str(cfg.memory),
         "world_checkpoint": _checkpoint_info(cfg.learned.get("world_checkpoint")),
         "record_seconds": record_s,
         "truth_flicker": [
