@@ -201,3 +201,18 @@ def test_the_shipped_learned_world_runs_saves_and_loads(tmp_path):
     s.save(tmp_path / "loci.safetensors")
     loaded = World.load_session(str(tmp_path / "loci.safetensors"))
     np.testing.assert_array_equal(s.step("D").rgb, loaded.step("D").rgb)
+
+
+def test_warp_with_nothing_in_view_shows_the_last_frame():
+    """Turned to face where the memory holds nothing (the first frame's points are all behind the
+    camera): warp has nothing to fill from and shows the last frame instead of black, remembering
+    nothing of it."""
+    rgb, depth, K = synthetic_start()
+    s = World(WorldConfig(backend="warp", collision_m=None)).start(rgb, depth, K)
+    n = len(s.memory)
+    behind = np.eye(4)
+    behind[:3, :3] = [[-1, 0, 0], [0, 1, 0], [0, 0, -1]]  # 180° about the vertical axis
+    frame = s.step(behind)
+    assert not frame.coverage.any()
+    np.testing.assert_array_equal(frame.rgb, rgb)
+    assert len(s.memory) == n

@@ -86,6 +86,12 @@ class WarpBackend(Backend):
         rgb = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
         depth = seen.depth.numpy().astype(np.float32)
         valid = seen.mask.numpy()
+        if not valid.any() and self.cfg.fill != "none":
+            # nothing remembered in view: nothing to fill from; show the last frame (as copy-last
+            # does) rather than black, and remember nothing of it (its pixels are not at this pose)
+            return Frame(
+                last.rgb, last.depth, pose.astype(np.float32), K, valid, 0, "", {"render_ms": t_render}
+            )
         rgb, depth = fill_holes(rgb, depth, valid, self.cfg.fill)
         t_fill = _ms(t1)
         t2 = time.perf_counter()
