@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loci.eval.camera import MotionConfig, _judged, _rotation_parallax, estimate_trajectory
+from loci.eval.camera import (
+    MotionConfig,
+    _judged,
+    _rotation_parallax,
+    _translation_only,
+    estimate_trajectory,
+)
 from loci.eval.poses import chain, step_motions
 from loci.eval.trajectory import TrajectoryAccuracyConfig, camera_errors, trajectory_accuracy
 
@@ -235,3 +241,24 @@ def test_parallax_judged_on_points_of_known_depth():
     few = depth.copy()
     few[v[10:], u[10:]] = 0  # 10 known points, fewer than min_inliers: every inlier judges again
     assert _judged(inliers, pa, few, MotionConfig(min_inliers=15)).all()
+
+
+def test_translation_only_fit_when_no_rotation_is_needed():
+    """Matches of a step forward (pixel noise 0.5 px): the rotation-free fit explains them as well as
+    PnP's, so the step gets no rotation and the true translation (closed form); after a 5° turn it
+    does not, and PnP's rotation stands."""
+    import cv2
+
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.uniform(-3, 3, (60, 2)), rng.uniform(2, 8, (60, 1))], 1)  # camera a
+    t_true = np.array([0.05, 0.0, -0.4])  # x_b = R x_a + t: walking 0.4 m forward
+    for yaw, expect_rotation in ((0.0, False), (5.0, True)):
+        R_true = _step(yaw=math.radians(yaw))[:3, :3]
+        pb = _pixels(X @ R_true.T + t_true) + rng.normal(0, 0.5, (60, 2))
+        _, rvec, tvec = cv2.solvePnP(X, pb, K_TEST, None, flags=cv2.SOLVEPNP_ITERATIVE)
+        R, t = cv2.Rodrigues(rvec)[0], tvec[:, 0]
+        t_only = _translation_only(X, pb, K_TEST, R, t, tolerance_px=1.0)
+        if expect_rotation:
+            assert t_only is None
+        else:
+            assert t_only is not None and np.allclose(t_only, t_true, atol=0.02)

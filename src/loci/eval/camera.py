@@ -6,7 +6,8 @@ pair of frames: ORB (or SIFT) features, ratio-tested matches, then either
 - two-view geometry (``cv2.findEssentialMat`` with RANSAC on K-normalised points,
   ``cv2.recoverPose``): rotation and translation *direction* only (unit norm, scale-free); or
 - ``cv2.solvePnPRansac`` on frame t's matches lifted to 3D with a depth map (the model's predicted
-  depth), which gives a metric translation.
+  depth), which gives a metric translation; when a translation alone explains the inliers within
+  ``min_parallax_px`` of that fit, the step has no rotation.
 
 A pure rotation leaves the essential matrix degenerate (every ``[t]x R`` fits, and ``recoverPose``
 returns an arbitrary translation direction), so the essential matrix's inliers are also fitted
@@ -250,7 +251,36 @@ def _pnp(pa, pb, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, np.nda
         return None
     inl = inl[:, 0]
     _, rvec, tvec = cv2.solvePnP(X[inl], pb[ok][inl], Kb, None, rvec, tvec, True, cv2.SOLVEPNP_ITERATIVE)
-    return cv2.Rodrigues(rvec)[0], tvec[:, 0], len(inl)
+    R, t = cv2.Rodrigues(rvec)[0], tvec[:, 0]
+    t_only = _translation_only(X[inl], pb[ok][inl], Kb, R, t, cfg.min_parallax_px)
+    return (np.eye(3), t_only, len(inl)) if t_only is not None else (R, t, len(inl))
+
+
+def _reprojection(X: np.ndarray, pb: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Pixel errors ``(N,)`` of points ``X (N, 3)`` moved by ``R, t`` and projected with ``K`` against ``pb (N, 2)``."""
+    h = (X @ R.T + t) @ K.T
+    return np.linalg.norm(h[:, :2] / h[:, 2:3] - pb, axis=1)
+
+
+def _translation_only(
+    X: np.ndarray, pb: np.ndarray, Kb: np.ndarray, R: np.ndarray, t: np.ndarray, tolerance_px: float
+) -> np.ndarray | None:
+    """The translation ``(3,)`` of the best rotation-free fit of ``X (N, 3)`` (camera a) to ``pb (N, 2)``
+    when its median reprojection error is within ``tolerance_px`` of the full fit ``R, t``'s, else
+    None: the counterpart of the rotation-only test. PnP on a few dozen noisy matches gives straight
+    steps spurious rotations of 2–4°; a rotation that does not explain the pixels better than a
+    pixel is not there. Linear least squares of ``(X + t)_xy = x_b (X + t)_z`` for normalised ``x_b``."""
+    xn = _normalize(pb, Kb)
+    n = len(X)
+    A = np.zeros((2 * n, 3))
+    A[0::2, 0] = A[1::2, 1] = 1.0
+    A[0::2, 2], A[1::2, 2] = -xn[:, 0], -xn[:, 1]
+    b = np.empty(2 * n)
+    b[0::2] = xn[:, 0] * X[:, 2] - X[:, 0]
+    b[1::2] = xn[:, 1] * X[:, 2] - X[:, 1]
+    t0 = np.linalg.lstsq(A, b, rcond=None)[0]
+    full = np.median(_reprojection(X, pb, Kb, R, t))
+    return t0 if np.median(_reprojection(X, pb, Kb, np.eye(3), t0)) <= full + tolerance_px else None
 
 
 def estimate_trajectory(
