@@ -31,6 +31,9 @@ VARIANTS: dict[str, dict] = {
     "anchor + composite, 2 steps, generated hole depth": {"hole_depth": "generated"},
     "anchor + composite, 4 steps": {"steps": 4},
     "points memory, anchor + composite, 2 steps": {"memory": "points"},
+    "anchor + composite, start from fill at 0.75": {"start_from_fill": 0.75},
+    "anchor + composite, start from fill at 0.5": {"start_from_fill": 0.5},
+    "anchor + composite, start from fill at 0.3": {"start_from_fill": 0.3},
 }
 METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "steps_per_s")
 

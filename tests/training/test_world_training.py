@@ -11,6 +11,7 @@ from loci.training.checkpoint import save_checkpoint
 from loci.training.world import WorldTrainConfig, load_world_model, train_world
 from loci.world import World, WorldConfig
 from loci.world.dit_backend import DitConfig
+from loci.world.fill import nearest_fill
 
 SIZE = (32, 48)
 TOK = TokenizerConfig(
@@ -138,7 +139,7 @@ def memory_setup(setup):
     return root, tok, train_world(mem_cfg)
 
 
-def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
+def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, monkeypatch):
     _, tok, path = memory_setup
     assert load_world_model(path).config.cond_channels == 6
     world = World(
@@ -254,3 +255,41 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup):
         assert s2.backend.memory_mode == mode
         out = s2.step("W")
         assert out.rgb.shape == (*SIZE, 3) and np.isfinite(out.depth).all()
+    # SDEdit: the new latent starts at flow time 0.5 from the encoded point-memory render with its
+    # holes inpainted (what warp shows), and the composite contract is unchanged
+    with pytest.raises(ValueError, match="start_from_fill"):
+        DitConfig(start_from_fill=0.0)
+    import loci.world.dit_backend as dit_backend
+
+    seen_init = []
+    real = dit_backend.sample_chunk
+    monkeypatch.setattr(
+        dit_backend, "sample_chunk", lambda *a, **k: seen_init.append(k.get("init")) or real(*a, **k)
+    )
+    ws = World(
+        WorldConfig(
+            backend="loci",
+            tokenizer_checkpoint=str(tok),
+            world_checkpoint=str(path),
+            collision_m=None,
+            dit=DitConfig(start_from_fill=0.5),
+        )
+    )
+    s3 = ws.start(rgb, depth)
+    target = s3.controller.peek("Q").numpy()
+    view = s3.memory.render(
+        torch.from_numpy(s3.frame.K), torch.from_numpy(target.astype(np.float32)), SIZE, count_seen=False
+    )
+    out = s3.step("Q")
+    shown = (view.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+    filled = cv2.inpaint(shown, (~view.mask.numpy()).astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    near_depth = nearest_fill(view.depth.numpy(), view.mask.numpy())  # holes: the nearest known depth
+    z_fill, _ = s3.backend.tokenizer.encode(
+        torch.from_numpy(filled).permute(2, 0, 1)[None].float() / 127.5 - 1,
+        torch.from_numpy(near_depth)[None],
+        s3.backend.scale,
+    )
+    (x0, t_start) = seen_init[-1]
+    assert t_start == 0.5
+    torch.testing.assert_close(x0[:, 0], z_fill)
+    np.testing.assert_array_equal(out.rgb[view.mask.numpy()], shown[view.mask.numpy()])

@@ -68,10 +68,17 @@ class Known:
 
 
 def euler(
-    velocity: Velocity, noise: torch.Tensor, schedule: torch.Tensor, known: Known | None = None
+    velocity: Velocity,
+    noise: torch.Tensor,
+    schedule: torch.Tensor,
+    known: Known | None = None,
+    init: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Integrate ``velocity(x, t)`` (t a 0-d tensor) along ``schedule`` starting from ``noise``."""
-    x = noise
+    """Integrate ``velocity(x, t)`` (t a 0-d tensor) along ``schedule`` starting from ``noise``, or,
+    with ``init`` (a guess of the clean latents), from its point on the flow path at ``schedule[0]``,
+    ``(1 - t)·init + t·noise`` (SDEdit)."""
+    t0 = schedule[0].to(noise.dtype)
+    x = noise if init is None else (1 - t0) * init + t0 * noise
     for t, t_next in itertools.pairwise(schedule):
         x = x + (t_next - t).to(x.dtype) * velocity(x, t.to(x.dtype))
         if known is not None and float(t_next) > known.until - 1e-9:
@@ -108,11 +115,13 @@ def sample_chunk(
     config: SamplerConfig | None = None,
     layout: PositionLayout = "relative",
     known: Known | None = None,
+    init: tuple[torch.Tensor, float] | None = None,
 ) -> torch.Tensor:
     """Denoise one chunk ``noise (B, F, C, h, w)`` → clean latents, with ``model.step`` on the cache.
 
     The cache is only read; commit the result afterwards (``model.commit``). ``known``: latents to
-    keep where known (:class:`Known`).
+    keep where known (:class:`Known`). ``init``: ``(x0 (B, F, C, h, w), t)``, a guess of the result
+    to start from at flow time ``t`` (SDEdit): the schedule's steps above ``t`` are skipped.
     """
     config = config or SamplerConfig()
     cond = cond or Conditions()
@@ -124,4 +133,13 @@ def sample_chunk(
             lambda c: model.step(x, tt, cache, list(attend_slots), start, c, layout), cond, config.guidance
         )
 
-    return euler(velocity, noise, time_schedule(config.steps, config.shift, noise.dtype), known)
+    schedule = time_schedule(config.steps, config.shift, noise.dtype)
+    if init is None:
+        return euler(velocity, noise, schedule, known)
+    x0, t_start = init
+    if not 0 < t_start <= 1 or x0.shape != noise.shape:
+        raise ValueError(
+            f"init needs a start time in (0, 1] and latents {tuple(noise.shape)}, got {t_start}, {tuple(x0.shape)}"
+        )
+    schedule = torch.cat([schedule.new_tensor([t_start]), schedule[schedule < t_start]])
+    return euler(velocity, noise, schedule, known, init=x0)

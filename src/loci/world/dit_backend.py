@@ -66,6 +66,10 @@ class DitConfig:
     those generated pixels get: ``nearest``, the nearest remembered depth as ``warp`` does (it
     continues the surfaces at the hole's border), or ``generated``, the decoder's own — noisier, and
     its flying points occlude the memory on later visits (BENCHMARKS.md: long rollouts).
+    start_from_fill: SDEdit: start the new latent at this flow time from the encoded RGB point memory
+    render with its holes inpainted (what ``warp`` would show), so the generator repairs a degraded
+    view instead of inventing one from noise (NeoVerse's repair of degraded renders, at inference);
+    None: start from pure noise.
     The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
 
     steps: int = 2
@@ -78,6 +82,7 @@ class DitConfig:
     anchor: float | None = 0.0
     composite: bool = True
     hole_depth: str = "nearest"
+    start_from_fill: float | None = None
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_MODES:
@@ -90,6 +95,10 @@ class DitConfig:
             )
         if self.anchor is not None and not 0 <= self.anchor <= 1:
             raise ValueError(f"DitConfig.anchor must be None or in [0, 1], got {self.anchor}")
+        if self.start_from_fill is not None and not 0 < self.start_from_fill <= 1:
+            raise ValueError(
+                f"DitConfig.start_from_fill must be None or in (0, 1], got {self.start_from_fill}"
+            )
 
 
 def _rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -263,7 +272,21 @@ class DitBackend(Backend):
         if mem is not None and self.cfg.anchor is not None:
             C = c.latent_channels
             known = Known(mem[:, :, :C], mem[:, :, -1:] > 0, self.cfg.anchor)
-        z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler, known=known)
+        Kt, Pt = torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32))
+        seen = (
+            memory.render(Kt, Pt, size, count_seen=False)
+            if self.cfg.composite or self.cfg.start_from_fill
+            else None
+        )
+        init = None
+        if self.cfg.start_from_fill is not None and bool(seen.mask.any()):
+            shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+            filled, filled_d = fill_holes(shown, seen.depth.numpy(), seen.mask.numpy(), "inpaint")
+            z_fill, _ = self.tokenizer.encode(
+                _rgb_tensor(filled), torch.from_numpy(filled_d)[None], self.scale
+            )
+            init = (z_fill[:, None], self.cfg.start_from_fill)
+        z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler, known=known, init=init)
         t_gen = time.perf_counter()
         t = torch.full((1, 1), self.cfg.commit_t)
         self.model.commit(z, self.cache, [i], attend, i, cond.without("memory"), t=t)
@@ -274,11 +297,9 @@ class DitBackend(Backend):
         t_dec = time.perf_counter()
         img = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
         d = depth[0].float()
-        Kt, Pt = torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32))
-        seen, coverage = None, np.zeros(size, bool)
+        coverage = np.zeros(size, bool)
         new = None  # pixels that enter the point memory (None: all)
         if self.cfg.composite:
-            seen = memory.render(Kt, Pt, size, count_seen=False)
             coverage = seen.mask.numpy()
             shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
             closed = closed_coverage(coverage)
