@@ -24,13 +24,13 @@ from loci.io import atomic_write_text, machine_info
 from loci.world.dit_backend import DitConfig
 
 VARIANTS: dict[str, dict] = {
-    "condition only, 2 steps": {"anchor": None, "composite": False},
-    "anchor, 2 steps": {"composite": False},
-    "anchor + composite, 1 step": {"steps": 1},
-    "anchor + composite, 2 steps": {},
-    "anchor + composite, 2 steps, generated hole depth": {"hole_depth": "generated"},
-    "anchor + composite, 4 steps": {"steps": 4},
-    "points memory, anchor + composite, 2 steps": {"memory": "points"},
+    "condition only, 2 steps": {"anchor": None, "composite": False, "start_from_fill": None},
+    "anchor, 2 steps": {"composite": False, "start_from_fill": None},
+    "anchor + composite, 1 step": {"steps": 1, "start_from_fill": None},
+    "anchor + composite, 2 steps": {"start_from_fill": None},
+    "anchor + composite, 2 steps, generated hole depth": {"hole_depth": "generated", "start_from_fill": None},
+    "anchor + composite, 4 steps": {"steps": 4, "start_from_fill": None},
+    "points memory, anchor + composite, 2 steps": {"memory": "points", "start_from_fill": None},
     "anchor + composite, start from fill at 0.75": {"start_from_fill": 0.75},
     "anchor + composite, start from fill at 0.5": {"start_from_fill": 0.5},
     "anchor + composite, start from fill at 0.3": {"start_from_fill": 0.3},

@@ -169,7 +169,8 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     frames = [s.step(k) for k in "WWQQ"]
     # the generated latent and its decoded depth are what the next step inserts into the memory
     z, d, pose, _ = backend.pending
-    rgb_dec, _ = backend.tokenizer.decode(z, backend.scale)
+    with torch.inference_mode():
+        rgb_dec, _ = backend.tokenizer.decode(z, backend.scale)
     img = ((rgb_dec[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
     np.testing.assert_array_equal(img, frames[-1].rgb)
     np.testing.assert_array_equal(d[0].numpy(), frames[-1].depth)
