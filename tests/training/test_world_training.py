@@ -254,6 +254,8 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
         )
         s2 = w.start(rgb, depth)
         assert s2.backend.memory_mode == mode
+        if backend_name == "dit":  # no memory of any kind: no composite, no start from its render
+            assert not s2.backend.cfg.composite and s2.backend.cfg.start_from_fill is None
         out = s2.step("W")
         assert out.rgb.shape == (*SIZE, 3) and np.isfinite(out.depth).all()
     # SDEdit: the new latent starts at flow time 0.5 from the encoded point-memory render with its

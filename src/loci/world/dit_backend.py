@@ -20,6 +20,7 @@ without memory channels (``cond_channels = 0``) runs with ``memory="none"``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -112,6 +113,9 @@ class DitBackend(Backend):
     def __init__(self, model: CausalDiT, tokenizer: Tokenizer, cfg: DitConfig | None = None):
         self.cfg = cfg or DitConfig()
         c = model.config
+        if not c.cond_channels and self.cfg.start_from_fill is not None:
+            # a model without memory channels runs without any memory, the start included
+            self.cfg = dataclasses.replace(self.cfg, start_from_fill=None)
         if c.chunk_frames != 1:
             raise ValueError(
                 f"the interactive dit backend needs a model with chunk_frames=1, got {c.chunk_frames}"

@@ -77,7 +77,7 @@ class World:
         if self.cfg.backend in LEARNED_BACKENDS:
             cfg = self.cfg.dit
             if self.cfg.backend == "dit":  # the same model without any spatial memory
-                cfg = dataclasses.replace(cfg, memory="none", composite=False)
+                cfg = dataclasses.replace(cfg, memory="none", composite=False, start_from_fill=None)
             backend = DitBackend(*self._learned(), cfg)
             backend.name = self.cfg.backend
             return backend
