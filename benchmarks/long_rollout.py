@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from loci.eval.long_rollout import LongRolloutConfig, markdown_table, run
-from loci.memory import PointMemoryConfig, SkyConfig
+from loci.world import PointMemoryConfig, SkyConfig
 from loci.world.dit_backend import DitConfig
 
 

@@ -23,8 +23,7 @@ from tqdm import tqdm
 from loci.data.splits import split_of
 from loci.engines import Engine, make_engine
 from loci.io import Mp4Writer, atomic_path, atomic_write_text, hstack_panels, machine_info
-from loci.memory import PointMemoryConfig
-from loci.world import World, WorldConfig
+from loci.world import PointMemoryConfig, World, WorldConfig
 from loci.world.backends import LEARNED_BACKENDS
 
 from .metrics import PSNR_CAP_DB, psnr, ssim, temporal_flickering

@@ -4,6 +4,8 @@ The player, the CLI, the benchmark, the gymnasium env and the tests all call it;
 knows which backend is behind it.
 """
 
+from loci.memory import PointMemoryConfig, SkyConfig
+
 from .actions import ParsedAction, parse_action
 from .backends import BACKENDS, Backend, CopyLastBackend, EngineBackend, WarpBackend, WarpConfig
 from .frame import Frame
@@ -17,7 +19,9 @@ __all__ = [
     "EngineBackend",
     "Frame",
     "ParsedAction",
+    "PointMemoryConfig",
     "Session",
+    "SkyConfig",
     "WarpBackend",
     "WarpConfig",
     "World",

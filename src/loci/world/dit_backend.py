@@ -282,12 +282,13 @@ class DitBackend(Backend):
             if self.cfg.composite or self.cfg.start_from_fill
             else None
         )
-        init = None
-        if self.cfg.start_from_fill is not None and bool(seen.mask.any()):
+        init, fill = None, None  # fill: the render with its holes inpainted (uint8 RGB, depth)
+        if seen is not None and bool(seen.mask.any()):
             shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
-            filled, filled_d = fill_holes(shown, seen.depth.numpy(), seen.mask.numpy(), "inpaint")
+            fill = fill_holes(shown, seen.depth.numpy(), seen.mask.numpy(), "inpaint")
+        if self.cfg.start_from_fill is not None and fill is not None:
             z_fill, _ = self.tokenizer.encode(
-                _rgb_tensor(filled), torch.from_numpy(filled_d)[None], self.scale
+                _rgb_tensor(fill[0]), torch.from_numpy(fill[1])[None], self.scale
             )
             init = (z_fill[:, None], self.cfg.start_from_fill)
         z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler, known=known, init=init)
@@ -305,9 +306,9 @@ class DitBackend(Backend):
         new = None  # pixels that enter the point memory (None: all)
         if self.cfg.composite:
             coverage = seen.mask.numpy()
-            shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
             closed = closed_coverage(coverage)
-            shown, shown_d = fill_holes(shown, seen.depth.numpy(), coverage, "inpaint")
+            # nothing remembered in view: nothing is shown from the memory (closed is all False)
+            shown, shown_d = fill if fill is not None else (img, seen.depth.numpy())
             img = np.where(closed[..., None], shown, img)
             if self.cfg.hole_depth == "nearest" and coverage.any():
                 # where the decoder draws sky (depth 0: at infinity) nothing enters the point memory
