@@ -139,18 +139,25 @@ def memory_setup(setup):
     return root, tok, train_world(mem_cfg)
 
 
-def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, monkeypatch):
-    _, tok, path = memory_setup
-    assert load_world_model(path).config.cond_channels == 6
-    world = World(
+def learned_world(tok, path, dit: DitConfig, backend: str = "loci") -> World:
+    """A learned world of the tiny test checkpoints, without collisions."""
+    return World(
         WorldConfig(
-            backend="loci",
+            backend=backend,
             tokenizer_checkpoint=str(tok),
             world_checkpoint=str(path),
             collision_m=None,
-            dit=DitConfig(anchor=None, composite=False),  # the generated frame as it is
+            dit=dit,
         )
     )
+
+
+def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, monkeypatch):
+    _, tok, path = memory_setup
+    assert load_world_model(path).config.cond_channels == 6
+    world = learned_world(
+        tok, path, DitConfig(anchor=None, composite=False), backend="loci"
+    )  # the generated frame as it is
     rng = np.random.default_rng(1)
     rgb = rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
     depth = rng.uniform(1, 5, SIZE).astype(np.float32)
@@ -198,15 +205,7 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
         World.load_session(str(path.parent / "bad.safetensors"))
     assert {"memory_ms", "generate_ms", "decode_ms"} <= set(frames[-1].timings)
     # composite: where the RGB point memory covers the view, the frame shows its pixels; with anchoring
-    wc = World(
-        WorldConfig(
-            backend="loci",
-            tokenizer_checkpoint=str(tok),
-            world_checkpoint=str(path),
-            collision_m=None,
-            dit=DitConfig(anchor=0.0, composite=True),
-        )
-    )
+    wc = learned_world(tok, path, DitConfig(anchor=0.0, composite=True), backend="loci")
     sc = wc.start(rgb, depth)
     target = sc.controller.peek("Q").numpy()
     seen = sc.memory.render(
@@ -243,15 +242,7 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     assert (~sky[~closed]).any(), "the test needs generated pixels that are not sky"
     # the same weights without the memory condition, and with the RGB point memory encoded
     for backend_name, mode in (("dit", "none"), ("loci", "points")):
-        w = World(
-            WorldConfig(
-                backend=backend_name,
-                tokenizer_checkpoint=str(tok),
-                world_checkpoint=str(path),
-                collision_m=None,
-                dit=DitConfig(memory="points"),
-            )
-        )
+        w = learned_world(tok, path, DitConfig(memory="points"), backend=backend_name)
         s2 = w.start(rgb, depth)
         assert s2.backend.memory_mode == mode
         if backend_name == "dit":  # no memory of any kind: no composite, no start from its render
@@ -269,15 +260,7 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     monkeypatch.setattr(
         dit_backend, "sample_chunk", lambda *a, **k: seen_init.append(k.get("init")) or real(*a, **k)
     )
-    ws = World(
-        WorldConfig(
-            backend="loci",
-            tokenizer_checkpoint=str(tok),
-            world_checkpoint=str(path),
-            collision_m=None,
-            dit=DitConfig(start_from_fill=0.5),
-        )
-    )
+    ws = learned_world(tok, path, DitConfig(start_from_fill=0.5), backend="loci")
     s3 = ws.start(rgb, depth)
     target = s3.controller.peek("Q").numpy()
     view = s3.memory.render(
