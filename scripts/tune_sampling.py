@@ -1,10 +1,10 @@
 """Choose the learned world's sampling settings on *training* levels (never the benchmark's test levels).
 
 Usage: ``python scripts/tune_sampling.py [--world-checkpoint PATH] [--tokenizer PATH] [--levels MAP05,MAP12]
-[--threads 1] [--variants "NAME;..."] [--no-baselines]``
+[--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--no-baselines]``
 Runs ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.dit_backend.DitConfig`
-below on the ``turns`` and ``random_walk`` scenarios of the benchmark, from training-split ViZDoom
-starts, and prints teacher-forced and free-running PSNR per variant; writes JSON.
+below on scenarios of the benchmark (default ``turns`` and ``random_walk``), from training-split
+ViZDoom starts, and prints teacher-forced and free-running PSNR / SSIM per variant; writes JSON.
 """
 
 from __future__ import annotations
@@ -24,18 +24,35 @@ from loci.io import atomic_write_text, machine_info
 from loci.world.dit_backend import DitConfig
 
 VARIANTS: dict[str, dict] = {
-    "condition only, 2 steps": {"anchor": None, "composite": False, "start_from_fill": None},
-    "anchor, 2 steps": {"composite": False, "start_from_fill": None},
-    "anchor + composite, 1 step": {"steps": 1, "start_from_fill": None},
-    "anchor + composite, 2 steps": {"start_from_fill": None},
-    "anchor + composite, 2 steps, generated hole depth": {"hole_depth": "generated", "start_from_fill": None},
-    "anchor + composite, 4 steps": {"steps": 4, "start_from_fill": None},
-    "points memory, anchor + composite, 2 steps": {"memory": "points", "start_from_fill": None},
-    "anchor + composite, start from fill at 0.75": {"start_from_fill": 0.75},
-    "anchor + composite, start from fill at 0.5": {"start_from_fill": 0.5},
-    "anchor + composite, start from fill at 0.3": {"start_from_fill": 0.3},
+    "condition only, 2 steps": {
+        "anchor": None,
+        "composite": False,
+        "start_from_fill": None,
+        "hole_blend": 1.0,
+    },
+    "anchor, 2 steps": {"composite": False, "start_from_fill": None, "hole_blend": 1.0},
+    "anchor + composite, 1 step": {"steps": 1, "start_from_fill": None, "hole_blend": 1.0},
+    "anchor + composite, 2 steps": {"start_from_fill": None, "hole_blend": 1.0},
+    "anchor + composite, 2 steps, generated hole depth": {
+        "hole_depth": "generated",
+        "start_from_fill": None,
+        "hole_blend": 1.0,
+    },
+    "anchor + composite, 4 steps": {"steps": 4, "start_from_fill": None, "hole_blend": 1.0},
+    "points memory, anchor + composite, 2 steps": {
+        "memory": "points",
+        "start_from_fill": None,
+        "hole_blend": 1.0,
+    },
+    "anchor + composite, start from fill at 0.75": {"start_from_fill": 0.75, "hole_blend": 1.0},
+    "anchor + composite, start from fill at 0.5": {"start_from_fill": 0.5, "hole_blend": 1.0},
+    "anchor + composite, start from fill at 0.3": {"start_from_fill": 0.3, "hole_blend": 1.0},
+    "anchor + composite, start from fill at 0.15": {"start_from_fill": 0.15, "hole_blend": 1.0},
+    "start from fill at 0.3, hole blend 0.75": {"start_from_fill": 0.3, "hole_blend": 0.75},  # default
+    "start from fill at 0.3, hole blend 0.5": {"start_from_fill": 0.3, "hole_blend": 0.5},
+    "start from fill at 0.3, hole blend 0.25": {"start_from_fill": 0.3, "hole_blend": 0.25},
 }
-METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "steps_per_s")
+METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "ssim@64", "steps_per_s")
 
 
 def long_walk(level: str, frames: int, runs: dict, args: argparse.Namespace) -> dict:
@@ -76,10 +93,14 @@ def main() -> None:
         "--walk", type=int, default=0, help="also a detour_revisit walk of this many frames (first level)"
     )
     ap.add_argument("--variants", default=None, help="variant names separated by ; (default: all)")
+    ap.add_argument("--scenarios", default="turns,random_walk", help="benchmark scenarios, comma-separated")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    picked = [s for s in scenarios(4) if s.name in ("turns", "random_walk")]
+    names = args.scenarios.split(",")
+    picked = [s for s in scenarios(4) if s.name in names]
+    if len(picked) != len(names):
+        raise SystemExit(f"unknown scenarios in {names}; choose from {[s.name for s in scenarios(4)]}")
     cases = [Case("vizdoom", level, 7, s) for level in args.levels.split(",") for s in picked]
     runs = {"copy-last": ("copy-last", None), "warp": ("warp", None)} if args.baselines else {}
     chosen = args.variants.split(";") if args.variants else list(VARIANTS)
@@ -103,18 +124,20 @@ def main() -> None:
         )
         rows = run_bench(cfg, cases)["rows"]
         table[label] = {m: float(np.mean([r[m] for r in rows if r.get(m) is not None])) for m in METRICS}
-    print(f"levels {args.levels} (training split), scenarios turns + random_walk; {machine_info()['cpu']}")
-    print("| run | TF PSNR | PSNR@16 | PSNR@64 | SSIM@16 | steps/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"levels {args.levels} (training split), scenarios {args.scenarios}; {machine_info()['cpu']}")
+    print("| run | TF PSNR | PSNR@16 | PSNR@64 | SSIM@16 | SSIM@64 | steps/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, m in table.items():
         print(
-            f"| {label} | {m['tf_psnr']:.2f} | {m['psnr@16']:.2f} | {m['psnr@64']:.2f} | {m['ssim@16']:.3f} | {m['steps_per_s']:.1f} |"
+            f"| {label} | {m['tf_psnr']:.2f} | {m['psnr@16']:.2f} | {m['psnr@64']:.2f} | {m['ssim@16']:.3f}"
+            f" | {m['ssim@64']:.3f} | {m['steps_per_s']:.1f} |"
         )
     walk = long_walk(args.levels.split(",")[0], args.walk, runs, args) if args.walk else None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "walk": walk,
         "levels": args.levels,
+        "scenarios": args.scenarios,
         "checkpoint": args.world_checkpoint,
         "tokenizer": args.tokenizer,
         "machine": machine_info(),

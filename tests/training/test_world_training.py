@@ -279,3 +279,40 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     assert t_start == 0.5
     torch.testing.assert_close(x0[:, 0], z_fill)
     np.testing.assert_array_equal(out.rgb[view.mask.numpy()], shown[view.mask.numpy()])
+
+
+def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_setup):
+    _, tok, path = memory_setup
+    with pytest.raises(ValueError, match="hole_blend"):
+        DitConfig(hole_blend=1.5)
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
+    depth = rng.uniform(1, 5, SIZE).astype(np.float32)
+    out, view = {}, None
+    for a in (1.0, 0.5, 0.0):
+        s = learned_world(tok, path, DitConfig(hole_blend=a)).start(rgb, depth)
+        target = s.controller.peek("Q").numpy()
+        view = s.memory.render(
+            torch.from_numpy(s.frame.K), torch.from_numpy(target.astype(np.float32)), SIZE, count_seen=False
+        )
+        before = len(s.memory)
+        out[a] = (s.step("Q").rgb, s.memory, before)
+    valid = view.mask.numpy()
+    shown = (view.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+    filled = cv2.inpaint(shown, (~valid).astype(np.uint8), 3, cv2.INPAINT_TELEA)  # what warp shows
+    closed = cv2.morphologyEx(valid.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    holes = ~closed
+    assert holes.any() and closed.any()
+    generated = out[1.0][0]
+    # 0: warp's inpainting alone; 0.5: the mean of the two guesses; the covered view never changes
+    np.testing.assert_array_equal(out[0.0][0][holes], filled[holes])
+    mean = (0.5 * generated.astype(np.float64) + 0.5 * filled.astype(np.float64)).round()
+    np.testing.assert_allclose(out[0.5][0][holes].astype(np.float64), mean[holes], atol=1)
+    for a in (0.5, 0.0):
+        np.testing.assert_array_equal(out[a][0][closed], generated[closed])
+    assert not np.array_equal(generated[holes], filled[holes])
+    # what is shown in the disocclusions is what enters the point memory
+    memory, before = out[0.0][1], out[0.0][2]
+    added = (memory.state_dict()["rgb"][before:] * 255).round().to(torch.uint8).numpy()
+    assert 0 < len(added) <= holes.sum()
+    assert {tuple(c) for c in added} <= {tuple(c) for c in filled[holes]}
