@@ -51,6 +51,8 @@ VARIANTS: dict[str, dict] = {
     "start from fill at 0.3, hole blend 0.75": {"start_from_fill": 0.3, "hole_blend": 0.75},  # default
     "start from fill at 0.3, hole blend 0.5": {"start_from_fill": 0.3, "hole_blend": 0.5},
     "start from fill at 0.3, hole blend 0.25": {"start_from_fill": 0.3, "hole_blend": 0.25},
+    "hole blend 0.75, remember 0.5": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.5},
+    "hole blend 0.75, remember 0.25": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.25},
 }
 METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "ssim@64", "steps_per_s")
 

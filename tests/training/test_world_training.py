@@ -87,6 +87,31 @@ def test_training_runs_saves_and_resumes(setup):
         )
 
 
+def test_a_fresh_run_can_start_from_trained_weights(setup):
+    root, _, cfg = setup
+    trained = train_world(cfg)
+    fresh = {**cfg.__dict__, "checkpoint_dir": str(root / "ckpt_init"), "init_from": str(trained)}
+    path = train_world(WorldTrainConfig(**{**fresh, "steps": 0}))  # zero steps: the weights as they came
+    a, b = load_world_model(trained).state_dict(), load_world_model(path).state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="different model config"):
+        train_world(
+            WorldTrainConfig(
+                **{
+                    **fresh,
+                    "checkpoint_dir": str(root / "ckpt_init2"),
+                    "model": DiTConfig(**{**DIT.__dict__, "width": 16}),
+                }
+            )
+        )
+    with pytest.raises(ValueError, match="does not exist"):
+        train_world(
+            WorldTrainConfig(
+                **{**fresh, "checkpoint_dir": str(root / "ckpt_init3"), "init_from": str(root / "nope")}
+            )
+        )
+
+
 def test_dit_backend_is_reproducible_and_keeps_a_bounded_cache(setup):
     root, tok, cfg = setup
     path = train_world(cfg)
@@ -316,3 +341,10 @@ def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_s
     added = (memory.state_dict()["rgb"][before:] * 255).round().to(torch.uint8).numpy()
     assert 0 < len(added) <= holes.sum()
     assert {tuple(c) for c in added} <= {tuple(c) for c in filled[holes]}
+    # remember_blend: the memory keeps another mix than the one shown (here the inpainting alone)
+    s = learned_world(tok, path, DitConfig(hole_blend=1.0, remember_blend=0.0)).start(rgb, depth)
+    before = len(s.memory)
+    shown_now = s.step("Q").rgb
+    np.testing.assert_array_equal(shown_now, generated)
+    added = (s.memory.state_dict()["rgb"][before:] * 255).round().to(torch.uint8).numpy()
+    assert 0 < len(added) and {tuple(c) for c in added} <= {tuple(c) for c in filled[holes]}

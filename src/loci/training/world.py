@@ -77,6 +77,8 @@ class WorldTrainConfig:
     max_minutes: float | None = None
     resume: bool = True
     progress: bool = True
+    init_from: str | None = None  # a fresh run starts from these weights (fresh optimizer): e.g. to
+    # adapt a trained world model to a retrained tokenizer's latents instead of starting from scratch
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.window % self.model.chunk_frames:
@@ -234,6 +236,15 @@ def train_world(cfg: WorldTrainConfig) -> Path:
         if ckpt.optimizer_state is not None:
             opt.load_state_dict(ckpt.optimizer_state)
         step = ckpt.step
+    elif cfg.init_from is not None:
+        if not Path(cfg.init_from).is_file():
+            raise ValueError(
+                f"init_from {cfg.init_from} does not exist: train the world model it starts from first"
+            )
+        init = load_checkpoint(cfg.init_from, KIND)
+        if init.config != config_to_dict(cfg.model):
+            raise ValueError(f"init_from {cfg.init_from} has a different model config than {cfg.model}")
+        load_weights(model, init.model_state, str(cfg.init_from))
     train = iter(_loader(cfg.data_dir, cfg, cfg.seed + step))
     val = _loader(cfg.eval_dir, cfg, 999) if cfg.eval_dir else None
     gen = torch.Generator().manual_seed(cfg.seed + step)

@@ -76,7 +76,8 @@ class DitConfig:
     0 = ``warp``'s inpainting alone. The two guesses of unseen space err differently, and their
     mean errs less than either (an ensemble of two), at the price of softer disocclusions. 0.75
     beat 1 (the generator alone) on every metric on training levels; 0.5 and 0.25 gained SSIM and
-    lost PSNR at 64 frames.
+    lost PSNR at 64 frames. remember_blend: the same mix for the pixels that enter the point
+    memory, when it differs from what is shown (None: what is shown is remembered).
     The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
 
     steps: int = 2
@@ -91,6 +92,7 @@ class DitConfig:
     hole_depth: str = "nearest"
     start_from_fill: float | None = 0.3
     hole_blend: float = 0.75
+    remember_blend: float | None = None
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_MODES:
@@ -103,12 +105,22 @@ class DitConfig:
             )
         if self.anchor is not None and not 0 <= self.anchor <= 1:
             raise ValueError(f"DitConfig.anchor must be None or in [0, 1], got {self.anchor}")
-        if not 0 <= self.hole_blend <= 1:
-            raise ValueError(f"DitConfig.hole_blend must be in [0, 1], got {self.hole_blend}")
+        for name in ("hole_blend", "remember_blend"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"DitConfig.{name} must be in [0, 1], got {value}")
         if self.start_from_fill is not None and not 0 < self.start_from_fill <= 1:
             raise ValueError(
                 f"DitConfig.start_from_fill must be None or in (0, 1], got {self.start_from_fill}"
             )
+
+
+def _blend(generated: np.ndarray, fill: tuple | None, a: float) -> np.ndarray:
+    """``a · generated + (1 − a) · inpainted`` of uint8 ``(H, W, 3)`` images (``fill``: the inpainted
+    render and its depth, None when nothing is remembered in view: the generated image as is)."""
+    if fill is None or a >= 1:
+        return generated
+    return (a * generated + (1 - a) * fill[0].astype(np.float32)).round().astype(np.uint8)
 
 
 def _rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -318,10 +330,10 @@ class DitBackend(Backend):
             closed = closed_coverage(coverage)
             # nothing remembered in view: nothing is shown from the memory (closed is all False)
             shown, shown_d = fill if fill is not None else (img, seen.depth.numpy())
-            if fill is not None and self.cfg.hole_blend < 1:
-                a = self.cfg.hole_blend
-                img = (a * img + (1 - a) * fill[0].astype(np.float32)).round().astype(np.uint8)
-            img = np.where(closed[..., None], shown, img)
+            generated = img
+            img = np.where(closed[..., None], shown, _blend(generated, fill, self.cfg.hole_blend))
+            if self.cfg.remember_blend is not None:
+                kept = np.where(closed[..., None], shown, _blend(generated, fill, self.cfg.remember_blend))
             if self.cfg.hole_depth == "nearest" and coverage.any():
                 # where the decoder draws sky (depth 0: at infinity) nothing enters the point memory
                 d = torch.where(torch.from_numpy(closed) | (d > 0), torch.from_numpy(shown_d), 0.0)
@@ -330,8 +342,9 @@ class DitBackend(Backend):
             new = torch.from_numpy(~closed)
         self.pending = (z[:, 0], d[None], pose, K)
         if self.cfg.remember:
+            kept = kept if self.cfg.composite and self.cfg.remember_blend is not None else img
             memory.insert(
-                torch.from_numpy(img).permute(2, 0, 1).float() / 255, d, Kt, Pt, valid=new, remembered=seen
+                torch.from_numpy(kept).permute(2, 0, 1).float() / 255, d, Kt, Pt, valid=new, remembered=seen
             )
         timings = {
             "memory_ms": (t_mem - t0) * 1000,
