@@ -325,6 +325,7 @@ class DitBackend(Backend):
         d = depth[0].float()
         coverage = np.zeros(size, bool)
         new = None  # pixels that enter the point memory (None: all)
+        kept = None  # what they show when it differs from the frame (remember_blend)
         if self.cfg.composite:
             coverage = seen.mask.numpy()
             closed = closed_coverage(coverage)
@@ -342,9 +343,13 @@ class DitBackend(Backend):
             new = torch.from_numpy(~closed)
         self.pending = (z[:, 0], d[None], pose, K)
         if self.cfg.remember:
-            kept = kept if self.cfg.composite and self.cfg.remember_blend is not None else img
             memory.insert(
-                torch.from_numpy(kept).permute(2, 0, 1).float() / 255, d, Kt, Pt, valid=new, remembered=seen
+                torch.from_numpy(img if kept is None else kept).permute(2, 0, 1).float() / 255,
+                d,
+                Kt,
+                Pt,
+                valid=new,
+                remembered=seen,
             )
         timings = {
             "memory_ms": (t_mem - t0) * 1000,
