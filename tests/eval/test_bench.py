@@ -33,6 +33,8 @@ def test_engine_oracle_is_perfect_and_baselines_are_not(results):
     assert all(r["psnr@16"] < 100 for r in warp + copy)
     # exact depth on the synthetic room: the geometric world beats repeating the last frame
     assert sum(r["tf_psnr"] for r in warp) > sum(r["tf_psnr"] for r in copy)
+    # WorldScape's binary Trajectory Accuracy: a case is accurate when its mean similarity reaches τ
+    assert all(r["trajectory_accurate"] == float(r["trajectory_accuracy"] >= 0.55) for r in rows)
     errors = {(r["backend"], r["mode"]) for r in res["rows"] if "error" in r}
     assert ("engine", "rgb") in errors  # a run that cannot happen is reported, not hidden
     # without the start depth the warp world starts from the depth net's prediction

@@ -29,7 +29,8 @@ COLUMNS = (
     ("memory_symmetry", "MemSym", 3),
     ("revisit_psnr_truth", "revisit vs truth", 2),
     ("revisit_psnr_first", "revisit vs 1st", 2),
-    ("trajectory_accuracy", "TA", 3),
+    ("trajectory_accuracy", "TA score", 3),
+    ("trajectory_accurate", "TA", 2),
     ("rot_err", "RotErr", 2),
     ("trans_err", "TransErr", 2),
     ("steps_per_s", "steps/s", 0),
@@ -55,9 +56,10 @@ def markdown_tables(results: dict) -> str:
         f"{results['seconds']:.0f} s on {info['cpu']} ({info['cores']} cores, torch {info['torch']}).",
         "",
         "TF = teacher-forced next frame; PSNR@h = mean over free-running frames (previous horizon, h]; "
-        "revisit PSNR against the true view and against the view generated at the first visit; TA = "
-        "Trajectory Accuracy and RotErr/TransErr of the camera motion estimated from the generated pixels "
-        "(with their depth). Mode `rgbd` starts from the true start depth, `rgb` from the image alone.",
+        "revisit PSNR against the true view and against the view generated at the first visit; TA score = "
+        "mean per-step 6-DoF direction similarity of the camera motion estimated from the generated pixels "
+        "(with their depth) to the true one, TA = WorldScape's Trajectory Accuracy, the share of cases whose "
+        "TA score reaches τ = 0.55; RotErr/TransErr of the same estimate. Mode `rgbd` starts from the true start depth, `rgb` from the image alone.",
         "",
     ]
     for engine in sorted({r["engine"] for r in rows}):

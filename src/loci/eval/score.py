@@ -64,6 +64,7 @@ def score_case(truth: Truth, pred: Prediction) -> dict:
     ce = camera_errors(motion.poses, truth.poses)
     out |= {
         "trajectory_accuracy": ta.score,
+        "trajectory_accurate": float(ta.accurate),  # the paper's binary TA; its mean over cases is TA
         "rot_err": ce.rot_err,
         "trans_err": ce.trans_err,
         "cam_mc": ce.cam_mc,
