@@ -102,7 +102,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
     runs |= {f"loci: {name}": ("loci", DitConfig(**VARIANTS[name])) for name in chosen}
-    table = {}
+    table, per_case = {}, {}
     for label, (backend, dit) in runs.items():
         learned = {"world_checkpoint": args.world_checkpoint, "tokenizer_checkpoint": args.tokenizer}
         learned |= {"dit": dit} if dit else {}
@@ -118,6 +118,9 @@ def main() -> None:
         )
         rows = run_bench(cfg, cases)["rows"]
         table[label] = {m: float(np.mean([r[m] for r in rows if r.get(m) is not None])) for m in METRICS}
+        per_case[label] = [
+            {"level": r["level"], "scenario": r["scenario"]} | {m: r.get(m) for m in METRICS} for r in rows
+        ]
     print(f"levels {args.levels} (training split), scenarios {args.scenarios}; {machine_info()['cpu']}")
     print("| run | TF PSNR | PSNR@16 | PSNR@64 | SSIM@16 | SSIM@64 | steps/s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -136,6 +139,7 @@ def main() -> None:
         "tokenizer": args.tokenizer,
         "machine": machine_info(),
         "table": table,
+        "cases": per_case,  # the runs behind each mean (a horizon a case is too short for: None)
     }
     atomic_write_text(args.out, json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.out}")

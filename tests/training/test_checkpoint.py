@@ -1,6 +1,7 @@
 """Checkpoints: exact round trip, config-vs-weights validation, corrupt files, deterministic resume."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -120,3 +121,26 @@ def test_resume_gives_the_same_weights_and_next_loss(tmp_path):
         train_tokenizer(missing)
     with pytest.raises(ValueError, match="train_parts"):
         dataclasses.replace(ft, train_parts="encoder")
+
+    # the latent anchor: a whole-model fine-tune whose encoder learns but whose latents stay near the
+    # init encoder's (the world model's latent space), measured on a batch against the init model
+    free = dataclasses.replace(ft, train_parts="all", latent_noise=0.0, checkpoint_dir=str(tmp_path / "free"))
+    anchored = dataclasses.replace(free, latent_anchor=1e3, checkpoint_dir=str(tmp_path / "anchored"),
+                                   eval_dir=str(data), eval_every=4, eval_frames=2)  # fmt: skip
+    x = whole.to_input(rgb, depth, scale)[0]
+
+    def drift(cfg):
+        tuned = load_tokenizer(train_tokenizer(cfg))
+        moved = any(not torch.equal(tuned.state_dict()[k], t) for k, t in whole.state_dict().items()
+                    if k.startswith("encoder."))  # fmt: skip
+        assert moved, "the encoder must learn"
+        with torch.no_grad():
+            z0, z = whole.encode_x(x), tuned.encode_x(x)
+        return ((z - z0).pow(2).mean() / z0.pow(2).mean()).sqrt().item()
+
+    assert drift(anchored) < 0.5 * drift(free)
+    assert "drift" in json.loads((tmp_path / "anchored" / "metrics.json").read_text())[-1]
+    with pytest.raises(ValueError, match="latent_anchor"):
+        dataclasses.replace(anchored, init_from=None)
+    with pytest.raises(ValueError, match="latent_anchor"):
+        dataclasses.replace(anchored, train_parts="decoder")

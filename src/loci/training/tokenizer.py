@@ -70,12 +70,21 @@ class TokenizerTrainConfig:
     rgb_loss: str = "l1"  # "l1", or "mse" (what PSNR measures; for fine-tuning)
     latent_noise: float = 0.0  # decode z + σ·ε, σ ~ U(0, latent_noise) per frame, against the clean
     # target: a decoder robust to the imperfect latents a world model generates
+    latent_anchor: float = 0.0  # weight of the latents' relative drift ‖z − z₀‖² / ‖z₀‖² from those of
+    # the init_from encoder (kept frozen): the encoder learns while the latent space a world model was
+    # trained on keeps its meaning. Needs init_from and train_parts "all".
 
     def __post_init__(self) -> None:
         if self.train_parts not in ("all", "decoder"):
             raise ValueError(f"train_parts must be 'all' or 'decoder', got {self.train_parts!r}")
         if self.latent_noise < 0:
             raise ValueError(f"latent_noise must be >= 0, got {self.latent_noise}")
+        if self.latent_anchor < 0:
+            raise ValueError(f"latent_anchor must be >= 0, got {self.latent_anchor}")
+        if self.latent_anchor > 0 and (self.init_from is None or self.train_parts != "all"):
+            raise ValueError(
+                "latent_anchor keeps the encoder near init_from's: it needs init_from and train_parts='all'"
+            )
         if self.rgb_loss not in ("l1", "mse"):
             raise ValueError(f"rgb_loss must be 'l1' or 'mse', got {self.rgb_loss!r}")
         if self.precision not in ("fp32", "bf16"):
@@ -146,10 +155,18 @@ def tokenizer_loss(
     known: torch.Tensor,
     cfg: TokenizerTrainConfig,
     generator: torch.Generator | None = None,
+    anchor: Tokenizer | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Reconstruction loss of network input ``x (B, 4, H, W)``; ``known (B, H, W)`` marks known depth.
-    With ``cfg.latent_noise`` the latents are perturbed with noise drawn from ``generator``."""
+    With ``cfg.latent_noise`` the latents are perturbed with noise drawn from ``generator``. With
+    ``anchor`` (the frozen init encoder) ``cfg.latent_anchor`` weighs the latents' relative drift from
+    its latents (reported as ``drift``, the relative RMS change)."""
     z = model.encode_x(x)
+    drift = None
+    if anchor is not None:
+        with torch.no_grad():
+            z0 = anchor.encode_x(x).float()
+        drift = (z.float() - z0).pow(2).mean() / z0.pow(2).mean().clamp_min(1e-12)
     if cfg.latent_noise > 0:
         sigma = torch.rand(len(z), 1, 1, 1, generator=generator) * cfg.latent_noise
         z = z + (sigma * torch.randn(z.shape, generator=generator)).to(z.device, z.dtype)
@@ -163,6 +180,9 @@ def tokenizer_loss(
     l_log = (log_err * k).sum() / k.sum().clamp_min(1.0)
     loss = cfg.rgb_weight * l_rgb + cfg.depth_weight * l_depth + cfg.depth_log_weight * l_log
     parts = {"rgb": l_rgb.item(), "depth": l_depth.item(), "log": l_log.item()}
+    if drift is not None:
+        loss = loss + cfg.latent_anchor * drift
+        parts["drift"] = drift.sqrt().item()  # relative RMS change of the latents
     if cfg.depth_grad_weight > 0:
         d = e_hat - e
         l_grad = (d[:, 1:] - d[:, :-1]).abs().mean() + (d[:, :, 1:] - d[:, :, :-1]).abs().mean()
@@ -257,6 +277,13 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
         if init.config != config_to_dict(cfg.model):
             raise ValueError(f"init_from {cfg.init_from} has a different model config than {cfg.model}")
         load_weights(model, init.model_state, str(cfg.init_from))
+    anchor = None
+    if cfg.latent_anchor > 0:  # the init encoder, also when resuming: the drift is measured from it
+        if not Path(cfg.init_from).exists():
+            raise ValueError(f"init_from {cfg.init_from} does not exist: the latent anchor needs it")
+        anchor = Tokenizer(cfg.model)
+        load_weights(anchor, load_checkpoint(cfg.init_from, kind=KIND).model_state, str(cfg.init_from))
+        anchor = anchor.to(device).eval().requires_grad_(False)
     trained = model.decoder if cfg.train_parts == "decoder" else model
     model.encoder.requires_grad_(cfg.train_parts == "all")
     opt = torch.optim.AdamW(trained.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
@@ -283,7 +310,7 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
             group["lr"] = lr_at(cfg, step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step + 7_919)
-            loss, parts = tokenizer_loss(model, x, known, cfg, noise)
+            loss, parts = tokenizer_loss(model, x, known, cfg, noise, anchor)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -291,12 +318,14 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
         opt.step()
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}", rgb=f"{parts['rgb']:.4f}", log=f"{parts['log']:.4f}")
+        shown = {k: f"{v:.4f}" for k, v in parts.items() if k != "depth"}
+        bar.set_postfix(loss=f"{loss.item():.4f}", **shown)
         out_of_time = cfg.max_minutes is not None and time.monotonic() - t0 > 60 * cfg.max_minutes
         if eval_set is not None and (step % cfg.eval_every == 0 or step == cfg.steps or out_of_time):
             metrics = {
                 "step": step,
                 "loss": loss.item(),
+                **({"drift": parts["drift"]} if "drift" in parts else {}),
                 **evaluate_tokenizer(model, eval_set, cfg.eval_frames),
             }
             history.append(metrics)
