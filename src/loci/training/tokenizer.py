@@ -268,7 +268,9 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
         raise ValueError(f"no episodes found in {cfg.data_dir}")
     eval_set = WindowDataset(cfg.eval_dir, window=1) if cfg.eval_dir else None
     model = Tokenizer(cfg.model).to(device)
-    if cfg.init_from is not None and not (cfg.resume and last.exists()):
+    resuming = cfg.resume and last.exists()
+    anchor = None
+    if cfg.init_from is not None and (not resuming or cfg.latent_anchor > 0):
         if not Path(cfg.init_from).exists():
             raise ValueError(
                 f"init_from {cfg.init_from} does not exist: train the tokenizer it starts from first"
@@ -276,19 +278,16 @@ def train_tokenizer(cfg: TokenizerTrainConfig, until: int | None = None) -> Path
         init = load_checkpoint(cfg.init_from, kind=KIND)
         if init.config != config_to_dict(cfg.model):
             raise ValueError(f"init_from {cfg.init_from} has a different model config than {cfg.model}")
-        load_weights(model, init.model_state, str(cfg.init_from))
-    anchor = None
-    if cfg.latent_anchor > 0:  # the init encoder, also when resuming: the drift is measured from it
-        if not Path(cfg.init_from).exists():
-            raise ValueError(f"init_from {cfg.init_from} does not exist: the latent anchor needs it")
-        anchor = Tokenizer(cfg.model)
-        load_weights(anchor, load_checkpoint(cfg.init_from, kind=KIND).model_state, str(cfg.init_from))
-        anchor = anchor.to(device).eval().requires_grad_(False)
+        if not resuming:
+            load_weights(model, init.model_state, str(cfg.init_from))
+        if cfg.latent_anchor > 0:  # the init encoder, also when resuming: the drift is measured from it
+            anchor = load_weights(Tokenizer(cfg.model), init.model_state, str(cfg.init_from))
+            anchor = anchor.to(device).eval().requires_grad_(False)
     trained = model.decoder if cfg.train_parts == "decoder" else model
     model.encoder.requires_grad_(cfg.train_parts == "all")
     opt = torch.optim.AdamW(trained.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step = 0
-    if cfg.resume and last.exists():
+    if resuming:
         ckpt = load_checkpoint(last, kind=KIND)
         if ckpt.config != config_to_dict(cfg.model):
             raise ValueError(f"{last} was trained with a different model config; use a new checkpoint_dir")
