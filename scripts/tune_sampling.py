@@ -1,10 +1,10 @@
 """Choose the learned world's sampling settings on *training* levels (never the benchmark's test levels).
 
 Usage: ``python scripts/tune_sampling.py [--world-checkpoint PATH] [--tokenizer PATH] [--levels MAP05,MAP12]
-[--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--no-baselines]``
+[--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--no-baselines] [--light auto]``
 Runs ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.dit_backend.DitConfig`
 below on scenarios of the benchmark (default ``turns`` and ``random_walk``), from training-split
-ViZDoom starts, and prints teacher-forced and free-running PSNR / SSIM per variant; writes JSON.
+ViZDoom starts, and prints teacher-forced and free-running PSNR / SSIM and Trajectory Accuracy per variant; writes JSON.
 """
 
 from __future__ import annotations
@@ -46,7 +46,25 @@ VARIANTS: dict[str, dict] = {
     "hole blend 0.75, remember 0.5": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.5},
     "hole blend 0.75, remember 0.25": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.25},
 }
-METRICS = ("tf_psnr", "psnr@16", "psnr@64", "ssim@16", "ssim@64", "steps_per_s")
+METRICS = (
+    "tf_psnr",
+    "psnr@16",
+    "psnr@64",
+    "ssim@16",
+    "ssim@64",
+    "trajectory_accuracy",
+    "trajectory_accurate",
+    "steps_per_s",
+)
+
+
+def learned_fields(args: argparse.Namespace) -> dict:
+    """WorldConfig fields of the learned runs: checkpoints and the light falloff setting."""
+    return {
+        "world_checkpoint": args.world_checkpoint,
+        "tokenizer_checkpoint": args.tokenizer,
+        "light": args.light,
+    }
 
 
 def long_walk(level: str, frames: int, runs: dict, args: argparse.Namespace) -> dict:
@@ -61,7 +79,7 @@ def long_walk(level: str, frames: int, runs: dict, args: argparse.Namespace) -> 
     buckets = long_buckets(len(truth))
     out = {}
     for label, (backend, dit) in runs.items():
-        learned = {"world_checkpoint": args.world_checkpoint, "tokenizer_checkpoint": args.tokenizer}
+        learned = learned_fields(args)
         row = score_rollout(truth, free_run(backend, truth, learned | ({"dit": dit} if dit else {})), buckets)
         out[label] = {b["horizon"]: b["psnr"] for b in row["buckets"]} | {
             "revisit": row.get("revisit_psnr_truth")
@@ -87,6 +105,9 @@ def main() -> None:
         "--walk", type=int, default=0, help="also a detour_revisit walk of this many frames (first level)"
     )
     ap.add_argument("--variants", default=None, help="variant names separated by ; (default: all)")
+    ap.add_argument(
+        "--light", default="none", help="WorldConfig.light of the loci runs: none, auto or a path"
+    )
     ap.add_argument("--scenarios", default="turns,random_walk", help="benchmark scenarios, comma-separated")
     args = ap.parse_args()
     if args.threads:
@@ -104,7 +125,7 @@ def main() -> None:
     runs |= {f"loci: {name}": ("loci", DitConfig(**VARIANTS[name])) for name in chosen}
     table, per_case = {}, {}
     for label, (backend, dit) in runs.items():
-        learned = {"world_checkpoint": args.world_checkpoint, "tokenizer_checkpoint": args.tokenizer}
+        learned = learned_fields(args)
         learned |= {"dit": dit} if dit else {}
         cfg = BenchConfig(
             quick=True,
@@ -122,12 +143,13 @@ def main() -> None:
             {"level": r["level"], "scenario": r["scenario"]} | {m: r.get(m) for m in METRICS} for r in rows
         ]
     print(f"levels {args.levels} (training split), scenarios {args.scenarios}; {machine_info()['cpu']}")
-    print("| run | TF PSNR | PSNR@16 | PSNR@64 | SSIM@16 | SSIM@64 | steps/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| run | TF PSNR | PSNR@16 | PSNR@64 | SSIM@16 | SSIM@64 | TA score | TA | steps/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, m in table.items():
         print(
             f"| {label} | {m['tf_psnr']:.2f} | {m['psnr@16']:.2f} | {m['psnr@64']:.2f} | {m['ssim@16']:.3f}"
-            f" | {m['ssim@64']:.3f} | {m['steps_per_s']:.1f} |"
+            f" | {m['ssim@64']:.3f} | {m['trajectory_accuracy']:.3f} | {m['trajectory_accurate']:.2f}"
+            f" | {m['steps_per_s']:.1f} |"
         )
     walk = long_walk(args.levels.split(",")[0], args.walk, runs, args) if args.walk else None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +159,7 @@ def main() -> None:
         "scenarios": args.scenarios,
         "checkpoint": args.world_checkpoint,
         "tokenizer": args.tokenizer,
+        "light": args.light,
         "machine": machine_info(),
         "table": table,
         "cases": per_case,  # the runs behind each mean (a horizon a case is too short for: None)

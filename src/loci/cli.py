@@ -140,6 +140,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
         from loci.training.tokenizer import load_train_config, train_tokenizer
 
         path = train_tokenizer(load_train_config(args.config))
+    elif args.model == "light":
+        from loci.training.light import load_light_config, train_light
+
+        path = train_light(load_light_config(args.config))
     elif args.model == "depth":
         from loci.training.depth import load_depth_config, train_depth
 
@@ -206,9 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_cmd_bench)
 
     train = sub.add_parser(
-        "train", help="train the tokenizer, the world model or the depth net from a JSON config"
+        "train",
+        help="train the tokenizer, the world model or the depth net, or fit the light falloff, from a JSON config",
     )
-    train.add_argument("model", choices=("tokenizer", "world", "depth"))
+    train.add_argument("model", choices=("tokenizer", "world", "depth", "light"))
     train.add_argument("--config", required=True, help="e.g. configs/tokenizer_tiny.json")
     train.set_defaults(func=_cmd_train)
 

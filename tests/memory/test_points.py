@@ -26,7 +26,7 @@ def test_renders_back_what_it_saw_and_revisits_add_nothing():
     torch.testing.assert_close(out.features, v.rgb, atol=1e-6, rtol=0)
     torch.testing.assert_close(out.depth, v.depth, atol=1e-4, rtol=1e-5)
     assert mem.insert(v.rgb, v.depth, K, pose) == 0  # the same view again: already remembered
-    assert mem.nbytes == len(mem) * (12 + 12 + 4 + 24)
+    assert mem.nbytes == len(mem) * (12 + 12 + 4 + 4 + 24)  # xyz, rgb, radius, seen depth, 3 counters
 
 
 def test_oldest_eviction_keeps_the_newest_points():

@@ -146,7 +146,7 @@ def test_memory_budget_and_revisits():
     for _ in range(36):
         s.step("turn left 10 degrees")
     assert len(s.memory) <= n1 * 1.05  # the second turn revisits: (almost) nothing new
-    assert s.memory.nbytes == len(s.memory) * (3 * 4 + 3 * 4 + 4 + 3 * 8)  # no sky in a closed room
+    assert s.memory.nbytes == len(s.memory) * (3 * 4 + 3 * 4 + 4 + 4 + 3 * 8)  # no sky in a closed room
 
 
 def test_engine_backend_is_the_truth_and_replays_on_load(tmp_path):
@@ -191,16 +191,45 @@ def test_collision_stops_forward_steps_at_walls():
 
 
 def test_the_shipped_learned_world_runs_saves_and_loads(tmp_path):
-    """The default world's weights load (their configs match), play, and a saved session continues exactly."""
+    """The default world's weights load (their configs match), play, and a saved session continues
+    exactly, re-lit by the shipped ViZDoom light falloff."""
     rgb, depth, K = synthetic_start()
-    world = World(WorldConfig(backend="loci", collision_m=None))
-    s = world.start(rgb, depth, K)
+    world = World(WorldConfig(backend="loci", collision_m=None, light="auto"))
+    s = world.start(rgb, depth, K, engine="vizdoom")
+    assert s.memory.light is not None and s.memory.light.name == "vizdoom"
     frames = [s.step(k) for k in "WQWE"]
     assert all(f.rgb.shape == rgb.shape and np.isfinite(f.depth).all() for f in frames)
     assert s.backend.model.config.cond_channels == s.backend.model.config.latent_channels + 2
     s.save(tmp_path / "loci.safetensors")
     loaded = World.load_session(str(tmp_path / "loci.safetensors"))
+    assert loaded.memory.light is not None and loaded.source["engine"] == "vizdoom"
     np.testing.assert_array_equal(s.step("D").rgb, loaded.step("D").rgb)
+
+
+def test_the_light_falloff_follows_the_world_and_the_setting(tmp_path):
+    """``light="auto"``: the shipped falloff of the session's engine, for a learned backend only; a
+    path: that file, for any backend; a bad path: a clear error; by default none."""
+    from loci.memory import LightFalloff
+    from loci.training.light import save_light_falloff
+
+    rgb, depth, K = synthetic_start()
+    assert (
+        World(WorldConfig(backend="loci", collision_m=None))
+        .start(rgb, depth, K, engine="vizdoom")
+        .memory.light
+        is None
+    )
+    loci = World(WorldConfig(backend="loci", collision_m=None, light="auto"))
+    assert loci.start(rgb, depth, K).memory.light is None  # an image of unknown origin
+    assert loci.start(rgb, depth, K, engine="synthetic").memory.light is None  # no falloff shipped
+    assert World(WorldConfig(backend="warp")).start(rgb, depth, K, engine="vizdoom").memory.light is None
+    path = save_light_falloff(
+        LightFalloff(torch.tensor([0.0, 2.0]), torch.tensor([0.0, -1.0]), "x"), tmp_path / "l.safetensors"
+    )
+    warp = World(WorldConfig(backend="warp", light=str(path))).start(rgb, depth, K)
+    assert warp.memory.light is not None and warp.memory.light.name == "x"
+    with pytest.raises(ValueError, match="no light falloff"):
+        World(WorldConfig(backend="warp", light=str(tmp_path / "none.safetensors"))).start(rgb, depth, K)
 
 
 def test_warp_with_nothing_in_view_shows_the_last_frame():

@@ -104,7 +104,7 @@ def free_run(
         extra["memory"] = memory
     try:
         session = World(WorldConfig(backend=backend, collision_m=None, **extra)).start(
-            truth.rgb[0], truth.depth[0], truth.K[0]
+            truth.rgb[0], truth.depth[0], truth.K[0], engine=truth.case.engine
         )
     except ValueError as err:
         return Rollout(backend, None, None, None, str(err))

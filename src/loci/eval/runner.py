@@ -58,7 +58,7 @@ def run_backend(
     else:
         depth0 = truth.depth[0] if mode == "rgbd" else None
         try:
-            session = _world(backend, learned).start(truth.rgb[0], depth0, truth.K[0])
+            session = _world(backend, learned).start(truth.rgb[0], depth0, truth.K[0], engine=case.engine)
         except ValueError as err:
             return Prediction(backend, mode, None, None, None, None, None, 0.0, 0, str(err))
         actions = list(truth.poses[1:])
@@ -71,7 +71,7 @@ def run_backend(
     tf_rgb = tf_depth = None
     if backend != "engine":
         tf = _world(backend, learned).start(
-            truth.rgb[0], truth.depth[0] if mode == "rgbd" else None, truth.K[0]
+            truth.rgb[0], truth.depth[0] if mode == "rgbd" else None, truth.K[0], engine=case.engine
         )
         out_rgb, out_depth = [truth.rgb[0]], [truth.depth[0]]
         for t in range(1, len(truth)):

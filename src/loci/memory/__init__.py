@@ -1,6 +1,7 @@
 """Spatial memories: what a world remembers of the places it has seen, in the global frame."""
 
+from .light import LightFalloff, load_light_falloff
 from .points import PointMemory, PointMemoryConfig
 from .sky import SkyConfig, SkyMemory
 
-__all__ = ["PointMemory", "PointMemoryConfig", "SkyConfig", "SkyMemory"]
+__all__ = ["LightFalloff", "PointMemory", "PointMemoryConfig", "SkyConfig", "SkyMemory", "load_light_falloff"]

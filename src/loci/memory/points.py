@@ -9,6 +9,8 @@ camera with the z-buffered splat of :mod:`loci.geometry`; each point keeps the f
 pixel that saw it, so a view that comes closer than the one that saw a surface shows the surface,
 not a sieve of points with cracks between them. Pixels of unknown depth (a game's sky, drawn at
 infinity) go to a :class:`~loci.memory.sky.SkyMemory` by direction and show where no point does.
+Each point keeps the distance it was seen from, so a :class:`~loci.memory.light.LightFalloff` can
+re-light its colour for the distance it is shown at (Doom darkens surfaces with distance).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from loci.geometry.projection import _transform, _unproject_camera
 from loci.geometry.se3 import invert
 from loci.geometry.splat import Rendered, SplatMode, _splat_camera_winners
 
+from .light import LightFalloff
 from .sky import SkyConfig, SkyMemory
 
 Eviction = Literal["oldest", "least_seen"]
-STATE_KEYS = ("xyz", "rgb", "radius", "born", "seen", "last_seen")
-OPTIONAL_KEYS = {"radius"}  # saves made before footprints existed load with one-pixel points
+STATE_KEYS = ("xyz", "rgb", "radius", "seen_depth", "born", "seen", "last_seen")
+# saves made before footprints existed load with one-pixel points; before seen depths, un-relit
+OPTIONAL_KEYS = {"radius", "seen_depth"}
 
 
 @dataclass(frozen=True)
@@ -70,17 +74,25 @@ class PointMemoryConfig:
 class PointMemory:
     """World-frame point memory. ``xyz (N, 3)`` float32, ``rgb (N, channels)`` float32 features (RGB in
     [0, 1] for the colour memory; any ``channels``, e.g. tokenizer latents for a latent memory),
-    ``radius (N,)`` float32 footprint half-sizes (m), ``born/last_seen (N,)`` int64 step numbers,
-    ``seen (N,)`` int64 render counts."""
+    ``radius (N,)`` float32 footprint half-sizes (m), ``seen_depth (N,)`` float32 z-depth (m) of the
+    camera that saw each point (0: unknown), ``born/last_seen (N,)`` int64 step numbers,
+    ``seen (N,)`` int64 render counts. ``light``: re-lights the colours (RGB in [0, 1], 3 channels)
+    for the distance they are rendered at; None: colours render as they were seen."""
 
-    def __init__(self, cfg: PointMemoryConfig | None = None, channels: int = 3):
+    def __init__(
+        self, cfg: PointMemoryConfig | None = None, channels: int = 3, light: LightFalloff | None = None
+    ):
         if channels < 1:
             raise ValueError(f"a point memory needs >= 1 feature channel, got {channels}")
+        if light is not None and channels != 3:
+            raise ValueError(f"a light falloff re-lights RGB colours (3 channels), not {channels} channels")
         self.cfg = cfg or PointMemoryConfig()
         self.channels = channels
+        self.light = light
         self.xyz = torch.zeros(0, 3)
         self.rgb = torch.zeros(0, channels)
         self.radius = torch.zeros(0)
+        self.seen_depth = torch.zeros(0)
         self.born = torch.zeros(0, dtype=torch.long)
         self.seen = torch.zeros(0, dtype=torch.long)
         self.last_seen = torch.zeros(0, dtype=torch.long)
@@ -146,7 +158,8 @@ class PointMemory:
         pts = _transform(_unproject_camera(depth, K).reshape(-1, 3), pose)[keep.reshape(-1)]
         cols = rgb.reshape(c, -1).T[keep.reshape(-1)]
         pixel = float(torch.sqrt(K[0, 0] * K[1, 1]))
-        radius = depth.reshape(-1)[keep.reshape(-1)].float() * (s / (2 * pixel))
+        seen_depth = depth.reshape(-1)[keep.reshape(-1)].float()
+        radius = seen_depth * (s / (2 * pixel))
         self.step += 1
         if len(pts) == 0:
             return 0
@@ -164,6 +177,7 @@ class PointMemory:
         self.xyz = torch.cat([self.xyz, pts[new]])
         self.rgb = torch.cat([self.rgb, cols[new].float()])
         self.radius = torch.cat([self.radius, radius[new]])
+        self.seen_depth = torch.cat([self.seen_depth, seen_depth[new]])
         self.born = torch.cat([self.born, torch.full((n,), self.step, dtype=torch.long)])
         self.seen = torch.cat([self.seen, torch.ones(n, dtype=torch.long)])
         self.last_seen = torch.cat([self.last_seen, torch.full((n,), self.step, dtype=torch.long)])
@@ -200,9 +214,12 @@ class PointMemory:
             )
             return self._with_sky(empty, K, pose)
         cam = _transform(self.xyz, invert(pose.to(self.xyz.dtype)))
+        # with a light falloff the seen depth rides along as a 4th channel: the gain is then computed
+        # per rendered pixel (its depth is the winning point's), not for every point in memory
+        features = self.rgb if self.light is None else torch.cat([self.rgb, self.seen_depth[:, None]], 1)
         out, won = _splat_camera_winners(
             cam[None],
-            self.rgb[None],
+            features[None],
             K.to(self.xyz.dtype)[None],
             (h, w),
             self.cfg.splat,
@@ -212,7 +229,10 @@ class PointMemory:
             won = won[0]
             self.seen += won.long()
             self.last_seen = torch.where(won, self.step, self.last_seen)
-        return self._with_sky(Rendered(out.features[0], out.depth[0], out.mask[0]), K, pose)
+        colours, depth = out.features[0], out.depth[0]
+        if self.light is not None:  # as bright as the surface looks from this distance
+            colours = (colours[:3] * self.light.gain(colours[3], depth)).clamp(0, 1)
+        return self._with_sky(Rendered(colours, depth, out.mask[0]), K, pose)
 
     def _with_sky(self, r: Rendered, K: torch.Tensor, pose: torch.Tensor) -> Rendered:
         """The remembered sky in the holes of a render (not in the one-pixel cracks between points, which
@@ -241,9 +261,9 @@ class PointMemory:
         if missing:
             raise ValueError(f"memory state lacks {sorted(missing)}")
         n = state["xyz"].shape[0]
-        state = {"radius": torch.zeros(n)} | dict(state)
+        state = {"radius": torch.zeros(n), "seen_depth": torch.zeros(n)} | dict(state)
         want = {"xyz": ((n, 3), torch.float32), "rgb": ((n, self.channels), torch.float32)}
-        want |= {"radius": ((n,), torch.float32)}
+        want |= {k: ((n,), torch.float32) for k in ("radius", "seen_depth")}
         want |= {k: ((n,), torch.long) for k in ("born", "seen", "last_seen")}
         for k, (shape, dtype) in want.items():
             if tuple(state[k].shape) != shape or state[k].dtype != dtype:
@@ -252,8 +272,9 @@ class PointMemory:
                 )
         if not bool(torch.isfinite(state["xyz"]).all()):
             raise ValueError("memory state 'xyz' holds non-finite values")
-        if not bool((torch.isfinite(state["radius"]) & (state["radius"] >= 0)).all()):
-            raise ValueError("memory state 'radius' must be finite and >= 0")
+        for k in ("radius", "seen_depth"):
+            if not bool((torch.isfinite(state[k]) & (state[k] >= 0)).all()):
+                raise ValueError(f"memory state {k!r} must be finite and >= 0")
         if self.sky is not None:  # saves made before the sky memory existed load with an empty sky
             self.sky.load_state_dict(
                 {k.removeprefix("sky."): v for k, v in state.items() if k.startswith("sky.")}

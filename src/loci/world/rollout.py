@@ -72,7 +72,7 @@ def session_factory(
     shared = World(cfg)  # one World: a learned backend loads its weights once for all sessions
 
     def make() -> Session:
-        session = shared.start(first.rgb, first.depth, first.K)
+        session = shared.start(first.rgb, first.depth, first.K, engine=engine_name)
         session.source = dict(source)
         return session
 

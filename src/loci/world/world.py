@@ -13,8 +13,8 @@ import torch
 from loci.control import KeyStepConfig, PoseController
 from loci.engines import Engine, make_engine
 from loci.geometry import intrinsics_from_fov
-from loci.memory import PointMemory, PointMemoryConfig
-from loci.models import SHIPPED_DEPTH, SHIPPED_TOKENIZER, SHIPPED_WORLD
+from loci.memory import LightFalloff, PointMemory, PointMemoryConfig, load_light_falloff
+from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_TOKENIZER, SHIPPED_WORLD
 
 from .backends import (
     BACKENDS,
@@ -38,7 +38,13 @@ class WorldConfig:
     backends' weights (None: the ones shipped in ``loci/models/weights``). dit: their sampling and
     memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory).
     depth_checkpoint: the monocular depth model that completes a start image given without depth
-    (None: the shipped one)."""
+    (None: the shipped one). light: how the memory re-lights remembered colours for the distance
+    they are shown at (:class:`~loci.memory.LightFalloff`): ``"none"`` (default: as first seen);
+    ``"auto"``, the falloff shipped for the engine a learned backend's session starts in
+    (``start(..., engine=...)`` or ``start_from_engine``; none for an image of unknown origin or a
+    baseline backend); or the path of a falloff file (any backend). Off by default: one falloff per
+    engine is too coarse for Doom, whose sectors each have their own light level (BENCHMARKS.md:
+    +1 to +3 dB on dim levels, -7 to -10 dB on MAP05's bright ones)."""
 
     backend: str = "warp"
     steps: KeyStepConfig = field(
@@ -52,6 +58,7 @@ class WorldConfig:
     world_checkpoint: str | None = None
     depth_checkpoint: str | None = None
     dit: DitConfig = field(default_factory=DitConfig)
+    light: str = "none"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -107,11 +114,13 @@ class World:
         depth: np.ndarray | None = None,
         K: np.ndarray | None = None,
         pose: np.ndarray | None = None,
+        engine: str | None = None,
     ) -> Session:
         """Start from an ``(H, W, 3)`` uint8 image with z-depth ``(H, W)`` (metres, 0 = unknown).
 
         ``K`` defaults to a ``fov_x_deg`` pinhole; ``pose`` (the start camera in the global frame)
-        to the identity. Backends without a depth model need ``depth``.
+        to the identity. Backends without a depth model need ``depth``. ``engine``: the engine whose
+        world the image shows, if known (it picks that world's light falloff, see ``WorldConfig.light``).
         """
         if self.cfg.backend == "engine":
             raise ValueError("the engine backend starts from an engine: use start_from_engine(level, seed)")
@@ -121,7 +130,7 @@ class World:
         h, w = image.shape[:2]
         if depth is None and self.cfg.backend == "copy-last":
             depth = np.zeros((h, w), np.float32)  # copying pixels needs no geometry
-        source = {"kind": "image"}
+        source = {"kind": "image"} | ({"engine": engine} if engine else {})
         if depth is None:  # complete the 4D state of the start frame: predict its depth (DeepVerse)
             depth = self._depth_model().predict(image)
             source["depth"] = "predicted"
@@ -181,9 +190,23 @@ class World:
             session.backend.origin = np.linalg.inv(obs.pose.astype(np.float64))
         return session
 
+    def _light(self, engine: str | None) -> LightFalloff | None:
+        """The light falloff of a session in ``engine``'s world (see ``WorldConfig.light``), loaded once."""
+        setting = self.cfg.light
+        if setting == "none":
+            return None
+        if setting == "auto":
+            if self.cfg.backend not in LEARNED_BACKENDS or engine not in SHIPPED_LIGHT:
+                return None
+            setting = str(SHIPPED_LIGHT[engine])
+        cache = self.__dict__.setdefault("_lights", {})
+        if setting not in cache:
+            cache[setting] = load_light_falloff(setting)
+        return cache[setting]
+
     def _session(self, first: Frame, source: dict[str, Any]) -> Session:
         backend = self._backend()
-        memory = PointMemory(self.cfg.memory)
+        memory = PointMemory(self.cfg.memory, light=self._light(source.get("engine")))
         steps = self.cfg.steps
         if isinstance(backend, EngineBackend):  # poses follow the engine; the controller only mirrors them
             steps = KeyStepConfig(

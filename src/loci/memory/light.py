@@ -1,0 +1,83 @@
+"""Distance light falloff: remembered colours re-lit for the distance they are shown at.
+
+Some worlds light a surface by how far the camera is from it: Doom's renderer darkens walls and
+flats with distance (its "light diminishing": the colormap index grows as the projected scale
+shrinks), fog does the same elsewhere. A point memory that keeps the colour a surface had when it
+was seen from 8 m shows it 2.5× too dark when the camera walks up to it (BENCHMARKS.md measures it
+on ViZDoom's training levels). :class:`LightFalloff` models the brightness of a surface as
+``albedo · b(d)`` for its camera distance ``d``, so a point seen at ``d_seen`` with colour ``c`` is
+shown at ``d`` as ``c · b(d) / b(d_seen)``. ``log b`` is piecewise linear in ``log d`` between knots
+(constant beyond them), fitted on a world's engine data by :func:`loci.training.light.fit_light_falloff`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
+
+FORMAT = "loci.light_falloff"
+
+
+class LightFalloff:
+    """``log_depth (n,)`` strictly increasing knots (log metres), ``log_brightness (n,)`` the log of
+    ``b`` there (any offset: only ratios matter). ``name``: the world it was fitted on."""
+
+    def __init__(self, log_depth: torch.Tensor, log_brightness: torch.Tensor, name: str = ""):
+        log_depth = torch.as_tensor(log_depth, dtype=torch.float32)
+        log_brightness = torch.as_tensor(log_brightness, dtype=torch.float32)
+        if log_depth.ndim != 1 or log_depth.shape != log_brightness.shape or len(log_depth) < 2:
+            raise ValueError(
+                "a light falloff needs log_depth and log_brightness of equal shape (n >= 2,), got "
+                f"{tuple(log_depth.shape)} and {tuple(log_brightness.shape)}"
+            )
+        if not bool(torch.isfinite(log_depth).all() and torch.isfinite(log_brightness).all()):
+            raise ValueError("a light falloff's knots and brightness must be finite")
+        if not bool((log_depth[1:] > log_depth[:-1]).all()):
+            raise ValueError("a light falloff's log_depth knots must increase strictly")
+        self.log_depth = log_depth
+        self.log_brightness = log_brightness
+        self.name = name
+
+    def log_b(self, depth: torch.Tensor) -> torch.Tensor:
+        """``log b(depth)`` for any shape of depths (> 0), linear in ``log depth`` between the knots."""
+        x = torch.log(depth.float().clamp(min=1e-6)).clamp(self.log_depth[0], self.log_depth[-1])
+        i = torch.searchsorted(self.log_depth, x.contiguous(), right=True).clamp(1, len(self.log_depth) - 1)
+        x0, x1 = self.log_depth[i - 1], self.log_depth[i]
+        y0, y1 = self.log_brightness[i - 1], self.log_brightness[i]
+        return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+    def gain(self, seen_depth: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """``b(depth) / b(seen_depth)``, broadcast; 1 where either depth is unknown (<= 0)."""
+        g = torch.exp(self.log_b(depth) - self.log_b(seen_depth))
+        return torch.where((seen_depth > 0) & (depth > 0), g, torch.ones_like(g))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"log_depth": self.log_depth.contiguous(), "log_brightness": self.log_brightness.contiguous()}
+
+    def metadata(self) -> dict[str, str]:
+        return {"format": FORMAT, "name": self.name}
+
+
+def load_light_falloff(path: str | os.PathLike) -> LightFalloff:
+    """Read a falloff written by :func:`loci.training.light.save_light_falloff`; ``ValueError`` names
+    what is wrong with a missing, corrupt or foreign file."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except FileNotFoundError:
+        raise ValueError(f"no light falloff at {path}") from None
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{path} is not a readable safetensors file ({err})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a loci light falloff (format {meta.get('format')!r})")
+    missing = {"log_depth", "log_brightness"} - set(tensors)
+    if missing:
+        raise ValueError(f"{path}: light falloff lacks {sorted(missing)}")
+    try:
+        return LightFalloff(tensors["log_depth"], tensors["log_brightness"], meta.get("name", ""))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
