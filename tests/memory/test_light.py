@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
 
-from loci.geometry import intrinsics_from_fov, make_pose
-from loci.memory import LightFalloff, PointMemory, load_light_falloff
+from loci.geometry import SyntheticScene, intrinsics_from_fov, make_pose, render
+from loci.memory import LightFalloff, PointMemory, frame_strength, load_light_falloff
 from loci.training.light import save_light_falloff
 
 KNOTS = torch.log(torch.tensor([0.5, 1.0, 2.0, 4.0, 8.0, 16.0]))
@@ -128,3 +128,25 @@ def test_seen_depth_is_saved_and_old_saves_load_unlit():
 def test_light_needs_rgb_features():
     with pytest.raises(ValueError, match="3 channels"):
         PointMemory(channels=16, light=LIGHT)
+
+
+def test_frame_strength_measures_how_steeply_a_frame_dims_with_depth():
+    """A synthetic-room view re-lit by ``b(d)^a`` measures ``a`` more than the view itself (whose
+    colours owe nothing to distance); a flat frame and a frame without depth measure 0."""
+    size = (60, 80)
+    view = render(
+        SyntheticScene(),
+        intrinsics_from_fov(size, fov_x_deg=90),
+        make_pose(torch.eye(3), torch.tensor([0.0, 0.0, -1.5])),
+        size,
+    )
+    rgb, depth = view.rgb.permute(1, 2, 0) * 255, view.depth
+    base = frame_strength(rgb.round().to(torch.uint8), depth, LIGHT)
+    for a in (0.5, 1.0):
+        relit = (rgb * torch.exp(a * LIGHT.log_b(depth))[..., None]).round().clamp(0, 255).to(torch.uint8)
+        assert frame_strength(relit, depth, LIGHT) - base == pytest.approx(a, abs=0.1)
+    assert frame_strength(torch.full((*size, 3), 120, dtype=torch.uint8), depth, LIGHT) == pytest.approx(
+        0, abs=1e-6
+    )
+    assert frame_strength(rgb.to(torch.uint8), torch.zeros(size), LIGHT) == 0.0
+    torch.testing.assert_close(LIGHT.scaled(0.5).log_brightness, LOG_B * 0.5)

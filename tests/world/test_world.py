@@ -194,7 +194,7 @@ def test_the_shipped_learned_world_runs_saves_and_loads(tmp_path):
     """The default world's weights load (their configs match), play, and a saved session continues
     exactly, re-lit by the shipped ViZDoom light falloff."""
     rgb, depth, K = synthetic_start()
-    world = World(WorldConfig(backend="loci", collision_m=None, light="auto"))
+    world = World(WorldConfig(backend="loci", collision_m=None))
     s = world.start(rgb, depth, K, engine="vizdoom")
     assert s.memory.light is not None and s.memory.light.name == "vizdoom"
     frames = [s.step(k) for k in "WQWE"]
@@ -203,31 +203,35 @@ def test_the_shipped_learned_world_runs_saves_and_loads(tmp_path):
     s.save(tmp_path / "loci.safetensors")
     loaded = World.load_session(str(tmp_path / "loci.safetensors"))
     assert loaded.memory.light is not None and loaded.source["engine"] == "vizdoom"
+    assert loaded.source["light_strength"] == s.source["light_strength"]
+    torch.testing.assert_close(loaded.memory.light.log_brightness, s.memory.light.log_brightness)
     np.testing.assert_array_equal(s.step("D").rgb, loaded.step("D").rgb)
 
 
 def test_the_light_falloff_follows_the_world_and_the_setting(tmp_path):
-    """``light="auto"``: the shipped falloff of the session's engine, for a learned backend only; a
-    path: that file, for any backend; a bad path: a clear error; by default none."""
+    """``light="auto"`` (default): the shipped falloff of the session's engine, for a learned backend
+    only, scaled by what the start frame shows; a path: that file, for any backend; a bad path: a
+    clear error."""
     from loci.memory import LightFalloff
     from loci.training.light import save_light_falloff
 
     rgb, depth, K = synthetic_start()
-    assert (
-        World(WorldConfig(backend="loci", collision_m=None))
-        .start(rgb, depth, K, engine="vizdoom")
-        .memory.light
-        is None
-    )
-    loci = World(WorldConfig(backend="loci", collision_m=None, light="auto"))
+    off = World(WorldConfig(backend="loci", collision_m=None, light="none"))
+    assert off.start(rgb, depth, K, engine="vizdoom").memory.light is None
+    loci = World(WorldConfig(backend="loci", collision_m=None))
     assert loci.start(rgb, depth, K).memory.light is None  # an image of unknown origin
     assert loci.start(rgb, depth, K, engine="synthetic").memory.light is None  # no falloff shipped
     assert World(WorldConfig(backend="warp")).start(rgb, depth, K, engine="vizdoom").memory.light is None
     path = save_light_falloff(
         LightFalloff(torch.tensor([0.0, 2.0]), torch.tensor([0.0, -1.0]), "x"), tmp_path / "l.safetensors"
     )
-    warp = World(WorldConfig(backend="warp", light=str(path))).start(rgb, depth, K)
+    warp = World(WorldConfig(backend="warp", light=str(path), light_strength=None)).start(rgb, depth, K)
     assert warp.memory.light is not None and warp.memory.light.name == "x"
+    torch.testing.assert_close(warp.memory.light.log_brightness, torch.tensor([0.0, -1.0]))
+    flat = np.full_like(rgb, 120)  # brightness that does not change with depth: nothing to re-light
+    lit = World(WorldConfig(backend="warp", light=str(path))).start(flat, depth, K)
+    assert lit.source["light_strength"] == pytest.approx(0, abs=1e-6)
+    assert float(lit.memory.light.log_brightness.abs().max()) == pytest.approx(0, abs=1e-6)
     with pytest.raises(ValueError, match="no light falloff"):
         World(WorldConfig(backend="warp", light=str(tmp_path / "none.safetensors"))).start(rgb, depth, K)
 

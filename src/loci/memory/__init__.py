@@ -1,7 +1,15 @@
 """Spatial memories: what a world remembers of the places it has seen, in the global frame."""
 
-from .light import LightFalloff, load_light_falloff
+from .light import LightFalloff, frame_strength, load_light_falloff
 from .points import PointMemory, PointMemoryConfig
 from .sky import SkyConfig, SkyMemory
 
-__all__ = ["LightFalloff", "PointMemory", "PointMemoryConfig", "SkyConfig", "SkyMemory", "load_light_falloff"]
+__all__ = [
+    "LightFalloff",
+    "PointMemory",
+    "PointMemoryConfig",
+    "SkyConfig",
+    "SkyMemory",
+    "frame_strength",
+    "load_light_falloff",
+]

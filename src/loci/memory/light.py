@@ -12,6 +12,7 @@ shown at ``d`` as ``c · b(d) / b(d_seen)``. ``log b`` is piecewise linear in ``
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import torch
@@ -54,11 +55,48 @@ class LightFalloff:
         g = torch.exp(self.log_b(depth) - self.log_b(seen_depth))
         return torch.where((seen_depth > 0) & (depth > 0), g, torch.ones_like(g))
 
+    def scaled(self, strength: float) -> LightFalloff:
+        """The falloff ``strength`` times as steep in log brightness (0: flat, nothing re-lit)."""
+        return LightFalloff(self.log_depth, self.log_brightness * float(strength), self.name)
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"log_depth": self.log_depth.contiguous(), "log_brightness": self.log_brightness.contiguous()}
 
     def metadata(self) -> dict[str, str]:
         return {"format": FORMAT, "name": self.name}
+
+
+def frame_strength(
+    rgb: torch.Tensor, depth: torch.Tensor, light: LightFalloff, bins: int = 8, min_pixels: int = 500
+) -> float:
+    """How steeply one frame's brightness falls with depth, in units of ``light``'s falloff: about 1
+    in a world lit like the average of the falloff's fit, 0 where nothing dims (a bright Doom sector).
+
+    ``rgb (H, W, 3)`` uint8, ``depth (H, W)`` metres (0 = unknown). Pixels nearer than 0.3 m, of
+    unknown depth or near black (luminance <= 4) are left out; the rest are split into ``bins``
+    quantiles of ``log b(depth)``, and the slope of the bins' median log luminance against their
+    median ``log b`` is the strength (medians: textures average out within a bin). 0 when fewer
+    than ``min_pixels`` pixels are left or their depths span too little of the falloff to tell."""
+    lum = torch.as_tensor(rgb).float().mean(-1)
+    d = torch.as_tensor(depth).float()
+    ok = (d > 0.3) & (lum > 4)
+    if int(ok.sum()) < min_pixels:
+        return 0.0
+    x, y = light.log_b(d[ok]), torch.log(lum[ok])
+    edges = torch.quantile(x, torch.linspace(0, 1, bins + 1))
+    xb, yb = [], []
+    for lo, hi in itertools.pairwise(edges.tolist()):
+        sel = (x >= lo) & (x <= hi)
+        if int(sel.sum()) > 50:
+            xb.append(x[sel].median())
+            yb.append(y[sel].median())
+    if len(xb) < 3:
+        return 0.0
+    xs, ys = torch.stack(xb), torch.stack(yb)
+    if float(xs.max() - xs.min()) < 0.2:
+        return 0.0
+    xs, ys = xs - xs.mean(), ys - ys.mean()
+    return float((xs * ys).sum() / (xs * xs).sum())
 
 
 def load_light_falloff(path: str | os.PathLike) -> LightFalloff:

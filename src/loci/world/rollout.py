@@ -73,7 +73,7 @@ def session_factory(
 
     def make() -> Session:
         session = shared.start(first.rgb, first.depth, first.K, engine=engine_name)
-        session.source = dict(source)
+        session.source = session.source | source  # keeps what the start measured (light_strength)
         return session
 
     return make

@@ -13,7 +13,7 @@ import torch
 from loci.control import KeyStepConfig, PoseController
 from loci.engines import Engine, make_engine
 from loci.geometry import intrinsics_from_fov
-from loci.memory import LightFalloff, PointMemory, PointMemoryConfig, load_light_falloff
+from loci.memory import LightFalloff, PointMemory, PointMemoryConfig, frame_strength, load_light_falloff
 from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_TOKENIZER, SHIPPED_WORLD
 
 from .backends import (
@@ -39,12 +39,13 @@ class WorldConfig:
     memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory).
     depth_checkpoint: the monocular depth model that completes a start image given without depth
     (None: the shipped one). light: how the memory re-lights remembered colours for the distance
-    they are shown at (:class:`~loci.memory.LightFalloff`): ``"none"`` (default: as first seen);
-    ``"auto"``, the falloff shipped for the engine a learned backend's session starts in
-    (``start(..., engine=...)`` or ``start_from_engine``; none for an image of unknown origin or a
-    baseline backend); or the path of a falloff file (any backend). Off by default: one falloff per
-    engine is too coarse for Doom, whose sectors each have their own light level (BENCHMARKS.md:
-    PSNR@16 +0.1 to +3.2 dB on dim training levels, -3.7 to -10.4 dB on MAP05's bright ones)."""
+    they are shown at (:class:`~loci.memory.LightFalloff`): ``"auto"`` (default), the falloff
+    shipped for the engine a learned backend's session starts in (``start(..., engine=...)`` or
+    ``start_from_engine``; none for an image of unknown origin or a baseline backend); ``"none"``;
+    or the path of a falloff file (any backend). light_strength: each session scales the falloff
+    by this times the strength its start frame shows (:func:`~loci.memory.frame_strength`, clipped
+    to [0, 1]): Doom lights each sector at its own level, and one falloff per engine over-brightens
+    the bright ones (BENCHMARKS.md); None: the falloff as fitted."""
 
     backend: str = "warp"
     steps: KeyStepConfig = field(
@@ -58,7 +59,8 @@ class WorldConfig:
     world_checkpoint: str | None = None
     depth_checkpoint: str | None = None
     dit: DitConfig = field(default_factory=DitConfig)
-    light: str = "none"
+    light: str = "auto"
+    light_strength: float | None = 0.5
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -206,7 +208,13 @@ class World:
 
     def _session(self, first: Frame, source: dict[str, Any]) -> Session:
         backend = self._backend()
-        memory = PointMemory(self.cfg.memory, light=self._light(source.get("engine")))
+        light = self._light(source.get("engine"))
+        if light is not None and self.cfg.light_strength is not None:
+            if "light_strength" not in source:  # measured on the start frame; a loaded session keeps it
+                measured = self.cfg.light_strength * frame_strength(first.rgb, first.depth, light)
+                source["light_strength"] = min(max(measured, 0.0), 1.0)
+            light = light.scaled(source["light_strength"])
+        memory = PointMemory(self.cfg.memory, light=light)
         steps = self.cfg.steps
         if isinstance(backend, EngineBackend):  # poses follow the engine; the controller only mirrors them
             steps = KeyStepConfig(
