@@ -1,7 +1,7 @@
 """Choose the learned world's sampling settings on *training* levels (never the benchmark's test levels).
 
 Usage: ``python scripts/tune_sampling.py [--world-checkpoint PATH] [--tokenizer PATH] [--levels MAP05,MAP12]
-[--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--no-baselines] [--light auto]``
+[--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--no-baselines] [--light none] [--light-strength 1]``
 Runs ``engine`` (its own frames: the oracle of the camera metrics), ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.dit_backend.DitConfig`
 below on scenarios of the benchmark (default ``turns`` and ``random_walk``), from training-split
 ViZDoom starts, and prints teacher-forced and free-running PSNR / SSIM and Trajectory Accuracy per variant; writes JSON.
@@ -60,10 +60,12 @@ METRICS = (
 
 def learned_fields(args: argparse.Namespace) -> dict:
     """WorldConfig fields of the learned runs: checkpoints and the light falloff setting."""
+    strength = None if args.light_strength == "none" else float(args.light_strength)
     return {
         "world_checkpoint": args.world_checkpoint,
         "tokenizer_checkpoint": args.tokenizer,
         "light": args.light,
+        "light_strength": strength,
     }
 
 
@@ -110,7 +112,12 @@ def main() -> None:
         help="variant names separated by ; (default: all; '' for the baselines alone)",
     )
     ap.add_argument(
-        "--light", default="none", help="WorldConfig.light of the loci runs: none, auto or a path"
+        "--light", default="auto", help="WorldConfig.light of the loci runs: auto, none or a path"
+    )
+    ap.add_argument(
+        "--light-strength",
+        default="0.5",
+        help="WorldConfig.light_strength of the loci runs (a number or none)",
     )
     ap.add_argument("--scenarios", default="turns,random_walk", help="benchmark scenarios, comma-separated")
     args = ap.parse_args()
@@ -166,6 +173,7 @@ def main() -> None:
         "checkpoint": args.world_checkpoint,
         "tokenizer": args.tokenizer,
         "light": args.light,
+        "light_strength": args.light_strength,
         "machine": machine_info(),
         "table": table,
         "cases": per_case,  # the runs behind each mean (a horizon a case is too short for: None)
