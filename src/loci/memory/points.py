@@ -215,7 +215,8 @@ class PointMemory:
             return self._with_sky(empty, K, pose)
         cam = _transform(self.xyz, invert(pose.to(self.xyz.dtype)))
         # with a light falloff the seen depth rides along as a 4th channel: the gain is then computed
-        # per rendered pixel (its depth is the winning point's), not for every point in memory
+        # per rendered pixel (from the winning point's depths; in bilinear mode, from the blend of the
+        # accepted points'), not for every point in memory
         features = self.rgb if self.light is None else torch.cat([self.rgb, self.seen_depth[:, None]], 1)
         out, won = _splat_camera_winners(
             cam[None],
