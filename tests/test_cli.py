@@ -82,3 +82,9 @@ def test_unwritable_output_and_missing_episode(tmp_path, capsys):
     assert code == 2 and "output directory" in capsys.readouterr().err
     assert main(["data", "show", str(tmp_path / "nothing")]) == 2
     assert "not an episode" in capsys.readouterr().err
+
+
+def test_bench_refuses_unknown_start_modes(capsys):
+    assert main(["bench", "--quick", "--modes", "rgbd,depth"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--modes must be rgbd, rgb or both" in err

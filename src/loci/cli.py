@@ -118,15 +118,21 @@ def _cmd_bench(args: argparse.Namespace) -> None:
 
     from loci.eval.bench import BenchConfig, run_bench
 
+    modes = tuple(args.modes.split(","))
+    if not modes or set(modes) - {"rgbd", "rgb"}:
+        raise ValueError(f"--modes must be rgbd, rgb or both (comma-separated), got {args.modes!r}")
     cfg = BenchConfig(
         quick=args.quick,
         backends=tuple(args.backends.split(",")),
         engines=tuple(args.engines.split(",")),
+        modes=modes,
         out=Path(args.out),
         markdown=Path(args.markdown) if args.markdown else None,
         command="loci bench"
         + (" --quick" if args.quick else "")
-        + (f" --backends {args.backends}" if args.backends != ",".join(BENCH_BACKENDS) else ""),
+        + (f" --backends {args.backends}" if args.backends != ",".join(BENCH_BACKENDS) else "")
+        + (f" --engines {args.engines}" if args.engines != "vizdoom,miniworld" else "")
+        + (f" --modes {args.modes}" if args.modes != "rgbd,rgb" else ""),
         learned=_learned(args),
     )
     results = run_bench(cfg)
@@ -204,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="the short suite (a few minutes on 2 cores)")
     bench.add_argument("--backends", default=",".join(BENCH_BACKENDS))
     bench.add_argument("--engines", default="vizdoom,miniworld")
+    bench.add_argument(
+        "--modes", default="rgbd,rgb", help="starts: rgbd (with the true depth), rgb (image only)"
+    )
     bench.add_argument("--out", default="outputs/bench")
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="Markdown table path ('' to skip)")
     _add_learned_args(bench)
