@@ -3,8 +3,8 @@
 Some worlds light a surface by how far the camera is from it: Doom's renderer darkens walls and
 flats with distance (its "light diminishing": the colormap index grows as the projected scale
 shrinks), fog does the same elsewhere. A point memory that keeps the colour a surface had when it
-was seen from 8 m shows it 2.5× too dark when the camera walks up to it (BENCHMARKS.md measures it
-on ViZDoom's training levels). :class:`LightFalloff` models the brightness of a surface as
+was seen from 8 m shows it up to twice too dark when the camera walks up to it (BENCHMARKS.md measures it
+on ViZDoom's training levels, level by level). :class:`LightFalloff` models the brightness of a surface as
 ``albedo · b(d)`` for its camera distance ``d``, so a point seen at ``d_seen`` with colour ``c`` is
 shown at ``d`` as ``c · b(d) / b(d_seen)``. ``log b`` is piecewise linear in ``log d`` between knots
 (constant beyond them), fitted on a world's engine data by :func:`loci.training.light.fit_light_falloff`.
