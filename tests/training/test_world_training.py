@@ -11,7 +11,7 @@ from loci.training.checkpoint import save_checkpoint
 from loci.training.world import WorldTrainConfig, load_world_model, train_world
 from loci.world import World, WorldConfig
 from loci.world.dit_backend import DitConfig
-from loci.world.fill import closed_coverage, nearest_fill
+from loci.world.fill import nearest_fill
 
 SIZE = (32, 48)
 TOK = TokenizerConfig(
@@ -348,32 +348,3 @@ def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_s
     np.testing.assert_array_equal(shown_now, generated)
     added = (s.memory.state_dict()["rgb"][before:] * 255).round().to(torch.uint8).numpy()
     assert 0 < len(added) and {tuple(c) for c in added} <= {tuple(c) for c in filled[holes]}
-
-
-def _surface(decoded):
-    rgb, depth = decoded
-    return rgb, depth.abs() + 1.0
-
-
-def test_generated_pixels_are_remembered_where_only_the_sky_is_in_view(memory_setup, monkeypatch):
-    """With nothing but the remembered sky (depth 0: at infinity) in view there is no remembered depth
-    to continue: the generated pixels keep the decoder's depth and enter the point memory (they were
-    dropped before, so a walk that saw only sky never remembered anything again)."""
-    _, tok, path = memory_setup
-    rng = np.random.default_rng(3)
-    rgb = rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
-    # only sky in view: the generated pixels keep the decoder's depth and are remembered
-    s = learned_world(tok, path, DitConfig()).start(rgb, np.zeros(SIZE, np.float32))
-    decode = s.backend.tokenizer.decode  # the tiny random decoder draws sky; make it draw surfaces
-    monkeypatch.setattr(s.backend.tokenizer, "decode", lambda z, scale: _surface(decode(z, scale)))
-    for _ in range(20):  # turn until the view leaves the remembered sky
-        before = len(s.memory)
-        out = s.step("Q")
-        holes = ~closed_coverage(out.coverage)
-        if holes.any():
-            break
-    assert not (out.coverage & (out.depth > 0)).any(), "no surface is remembered in this view"
-    _, drawn = s.backend.tokenizer.decode(s.backend.pending[0], s.backend.scale)
-    np.testing.assert_allclose(out.depth[holes], drawn[0].detach().numpy()[holes])
-    # remembered (up to the memory's depth limit), where before nothing generated here was
-    assert 0 < len(s.memory) - before <= int((holes & (out.depth > 0)).sum())

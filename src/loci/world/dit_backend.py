@@ -335,15 +335,10 @@ class DitBackend(Backend):
             img = np.where(closed[..., None], shown, _blend(generated, fill, self.cfg.hole_blend))
             if self.cfg.remember_blend is not None:
                 kept = np.where(closed[..., None], shown, _blend(generated, fill, self.cfg.remember_blend))
-            if self.cfg.hole_depth == "nearest" and (coverage & (seen.depth.numpy() > 0)).any():
-                # the disocclusions continue the nearest remembered pixel: a surface's depth, or the
-                # sky's 0 (a hole beside the sky is mostly more sky, and what the decoder draws there
-                # would occlude the remembered sky); where the decoder draws sky (depth 0: at
-                # infinity) nothing enters the point memory
+            if self.cfg.hole_depth == "nearest" and coverage.any():
+                # where the decoder draws sky (depth 0: at infinity) nothing enters the point memory
                 d = torch.where(torch.from_numpy(closed) | (d > 0), torch.from_numpy(shown_d), 0.0)
             else:
-                # no surface remembered in view (nothing, or only the sky): the decoder's own depth,
-                # else nothing generated here would ever be remembered
                 d = torch.where(torch.from_numpy(closed), torch.from_numpy(shown_d), d)
             new = torch.from_numpy(~closed)
         self.pending = (z[:, 0], d[None], pose, K)
