@@ -119,7 +119,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     from loci.eval.bench import BenchConfig, run_bench
 
     modes = tuple(args.modes.split(","))
-    if not modes or set(modes) - {"rgbd", "rgb"}:
+    if set(modes) - {"rgbd", "rgb"}:  # '' splits to ('',), refused here too
         raise ValueError(f"--modes must be rgbd, rgb or both (comma-separated), got {args.modes!r}")
     cfg = BenchConfig(
         quick=args.quick,
