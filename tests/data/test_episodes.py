@@ -86,6 +86,22 @@ def test_split_and_engine_filters(dataset_dir):
     assert len(WindowDataset(dataset_dir, window=2, engines=["vizdoom"])) == 0
 
 
+def test_window_dataset_mixes_several_roots(dataset_dir, tmp_path):
+    other = tmp_path / "other"
+    generate("synthetic", ["room"], 2, 9, other, workers=1, engine_overrides={"size": SIZE}, progress=False)
+    mixed = WindowDataset([dataset_dir, str(other)], window=4, step=4)
+    # 12-frame episodes give starts 0, 4, 8; 9-frame ones 0, 4: 3 x 3 + 2 x 2 windows
+    assert len(mixed) == 13 == len(WindowDataset(dataset_dir, window=4, step=4)) + 4
+    assert mixed.episodes == list_episodes(dataset_dir) + list_episodes(other)
+    np.testing.assert_array_equal(
+        mixed[len(mixed) - 1]["rgb"].numpy(), WindowDataset(other, window=4, step=4)[3]["rgb"].numpy()
+    )
+    with pytest.raises(ValueError, match="no dataset directory"):
+        WindowDataset([], window=2)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        WindowDataset([dataset_dir, tmp_path / "missing"], window=2)
+
+
 def test_splits_are_fixed():
     assert split_of("vizdoom", "MAP24", 5) == "train" and split_of("vizdoom", "MAP25", 5) == "test"
     assert split_of("miniworld", "OneRoom", 3) == "train"

@@ -29,7 +29,9 @@ def test_shipped_config_loads(path):
     cfg = _loader(path)(str(path))
     raw = json.loads(path.read_text())
     for key, value in raw.items():  # nothing is dropped or renamed on the way in
-        if not isinstance(value, (dict, list)):
+        if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+            assert getattr(cfg, key) == tuple(value), key  # lists come in as tuples
+        elif not isinstance(value, (dict, list)):
             assert getattr(cfg, key) == value, key
 
 
@@ -41,3 +43,12 @@ def test_unknown_key_is_named(kind, tmp_path):
     out.write_text(json.dumps(bad))
     with pytest.raises(ValueError, match="learning_rat"):
         _loader(path)(str(out))
+
+
+def test_data_dirs_may_be_one_or_several(tmp_path):
+    raw = json.loads((CONFIGS / "world_memory.json").read_text())
+    out = tmp_path / "world_mixed.json"
+    out.write_text(json.dumps(raw | {"data_dir": ["data/a", "data/b"], "eval_dir": ["data/c"]}))
+    cfg = load_world_config(str(out))
+    assert cfg.data_dir == ("data/a", "data/b") and cfg.eval_dir == ("data/c",)
+    assert load_world_config(str(CONFIGS / "world_memory.json")).data_dir == raw["data_dir"]

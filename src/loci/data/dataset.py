@@ -22,12 +22,14 @@ class WindowDataset(Dataset):
         K ``(N, 3, 3)``; poses ``(N, 4, 4)`` camera-to-world, rebased onto the window's first
         frame (loci's global frame) unless ``rebase=False``; actions: list of N strings;
         episode: the episode name; start: the first frame's index.
+    ``root`` is one dataset directory or several (e.g. two engines' datasets mixed; windows are drawn
+    from all of them, so each contributes in proportion to its frames).
     Only the frames of a window are read from disk; at most ``max_open`` episodes stay mapped.
     """
 
     def __init__(
         self,
-        root: str | os.PathLike,
+        root: str | os.PathLike | Sequence[str | os.PathLike],
         window: int,
         stride: int = 1,
         step: int | None = None,
@@ -44,7 +46,10 @@ class WindowDataset(Dataset):
         self.episodes: list[Path] = []
         self.index: list[tuple[int, int]] = []  # (episode number, start frame)
         span = (window - 1) * stride + 1
-        for path in list_episodes(root):
+        roots = [root] if isinstance(root, str | os.PathLike) else list(root)
+        if not roots:
+            raise ValueError("no dataset directory given")
+        for path in (p for r in roots for p in list_episodes(r)):
             ep = Episode(path)
             if split is not None and ep.meta.split != split:
                 continue

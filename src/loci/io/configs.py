@@ -39,6 +39,8 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
                 return None
             if dataclasses.is_dataclass(arg) and isinstance(value, dict):
                 return config_from_dict(arg, value, where)
+            if typing.get_origin(arg) is tuple and isinstance(value, list | tuple):
+                return _convert(value, arg, where)
         return value
     return value
 

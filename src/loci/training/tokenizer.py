@@ -37,9 +37,9 @@ LAST = "tokenizer_last.safetensors"
 class TokenizerTrainConfig:
     """Everything one tokenizer training run depends on (JSON: ``configs/tokenizer_*.json``)."""
 
-    data_dir: str
+    data_dir: str | tuple[str, ...]  # one dataset directory, or several mixed (e.g. two engines)
     checkpoint_dir: str
-    eval_dir: str | None = None
+    eval_dir: str | tuple[str, ...] | None = None
     model: TokenizerConfig = field(default_factory=TokenizerConfig)
     steps: int = 1000
     batch_size: int = 16

@@ -45,10 +45,10 @@ KIND = "world"
 class WorldTrainConfig:
     """Everything one world-model training run depends on (JSON: ``configs/world_*.json``)."""
 
-    data_dir: str
+    data_dir: str | tuple[str, ...]  # one dataset directory, or several mixed (e.g. two engines)
     tokenizer: str
     checkpoint_dir: str
-    eval_dir: str | None = None
+    eval_dir: str | tuple[str, ...] | None = None
     model: DiTConfig = field(default_factory=DiTConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     window: int = 8
@@ -186,7 +186,7 @@ def world_loss(
     return flow_loss(pred.float(), x0[:, F_:], noise)
 
 
-def _loader(root: str, cfg: WorldTrainConfig, seed: int) -> torch.utils.data.DataLoader:
+def _loader(root: str | tuple[str, ...], cfg: WorldTrainConfig, seed: int) -> torch.utils.data.DataLoader:
     ds = WindowDataset(root, window=cfg.window, stride=cfg.frame_stride, step=max(1, cfg.window // 2))
     if len(ds) == 0:
         raise ValueError(f"no windows of {cfg.window} frames in {root}")
