@@ -91,6 +91,16 @@ def test_depth_error_hand_computed():
     e2 = depth_error(true * 3.0, true, align="median")  # scale-ambiguous prediction
     assert e2.scale == pytest.approx(1 / 3) and e2.abs_rel == pytest.approx(0) and e2.delta1 == 1.0
     assert math.isnan(depth_error(np.zeros((2, 2)), true).abs_rel)
+    assert e.coverage == 1.0 and depth_error(np.zeros((2, 2)), true).coverage == 0.0
+
+
+def test_depth_coverage_counts_unanswered_pixels():
+    true = np.array([[1.0, 2.0], [4.0, 0.0]])
+    pred = np.array([[1.0, 0.0], [np.nan, 5.0]])  # one answered of the three known pixels
+    e = depth_error(pred, true)
+    assert e.coverage == pytest.approx(1 / 3) and e.n_pixels == 1 and e.abs_rel == 0.0
+    assert depth_error(pred, true, mask=np.array([[True, False], [False, True]])).coverage == 1.0
+    assert math.isnan(depth_error(pred, np.zeros((2, 2))).coverage)  # nothing to cover
 
 
 def test_temporal_flickering():

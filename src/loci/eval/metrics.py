@@ -116,12 +116,15 @@ def ssim_batch(pred: np.ndarray, true: np.ndarray, mask: np.ndarray | None = Non
 class DepthError:
     """``abs_rel`` = mean |d_pred - d_true| / d_true; ``delta1`` = fraction with
     max(d_pred/d_true, d_true/d_pred) < 1.25; over ``n_pixels`` pixels where both depths are known;
-    ``scale``: the factor applied to ``d_pred`` (1 without alignment)."""
+    ``scale``: the factor applied to ``d_pred`` (1 without alignment); ``coverage``: the share of the
+    pixels of known true depth that have a predicted depth (a prediction that answers "unknown" is not
+    judged by the errors, so compare them at equal coverage; NaN where no true depth is known)."""
 
     abs_rel: float
     delta1: float
     n_pixels: int
     scale: float
+    coverage: float
 
 
 def depth_error(
@@ -141,17 +144,21 @@ def depth_error(
     p, t = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
     if p.shape != t.shape:
         raise ValueError(f"depth maps must have equal shapes, got {p.shape} and {t.shape}")
-    valid = (p > 0) & (t > 0) & np.isfinite(p) & np.isfinite(t)
+    known = (t > 0) & np.isfinite(t)
     if mask is not None:
-        valid &= np.broadcast_to(np.asarray(mask, dtype=bool), valid.shape)
-    n = int(valid.sum())
+        known &= np.broadcast_to(np.asarray(mask, dtype=bool), known.shape)
+    valid = known & (p > 0) & np.isfinite(p)
+    n, n_known = int(valid.sum()), int(known.sum())
+    coverage = n / n_known if n_known else math.nan
     if n == 0:
-        return DepthError(math.nan, math.nan, 0, 1.0)
+        return DepthError(math.nan, math.nan, 0, 1.0, coverage)
     p, t = p[valid], t[valid]
     scale = float(np.median(t) / np.median(p)) if align == "median" else 1.0
     p = p * scale
     ratio = np.maximum(p / t, t / p)
-    return DepthError(float(np.mean(np.abs(p - t) / t)), float(np.mean(ratio < DEPTH_DELTA)), n, scale)
+    return DepthError(
+        float(np.mean(np.abs(p - t) / t)), float(np.mean(ratio < DEPTH_DELTA)), n, scale, coverage
+    )
 
 
 def temporal_flickering(video: np.ndarray) -> float:

@@ -25,6 +25,7 @@ COLUMNS = (
     ("ssim@64", "SSIM@64", 3),
     ("depth_absrel", "AbsRel", 3),
     ("depth_delta1", "δ<1.25", 3),
+    ("depth_coverage", "depth cov.", 2),
     ("flicker", "flicker", 3),
     ("memory_symmetry", "MemSym", 3),
     ("revisit_psnr_truth", "revisit vs truth", 2),

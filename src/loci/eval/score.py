@@ -51,6 +51,7 @@ def score_case(truth: Truth, pred: Prediction) -> dict:
     errs = [depth_error(pred.depth[t], truth.depth[t]) for t in range(1, T)]
     out["depth_absrel"] = _mean([e.abs_rel for e in errs])
     out["depth_delta1"] = _mean([e.delta1 for e in errs])
+    out["depth_coverage"] = _mean([e.coverage for e in errs])
     out["flicker"] = temporal_flickering(pred.rgb)
     if truth.case.scenario.name == "loop_back":
         out["memory_symmetry"] = memory_symmetry(pred.rgb).score
