@@ -7,7 +7,7 @@ import pytest
 
 from loci.eval.bench import BenchConfig, run_bench
 from loci.eval.score import horizon_buckets
-from loci.eval.suite import Case, Scenario, build_suite
+from loci.eval.suite import Case, Scenario, build_suite, scenarios
 
 CASES = [
     Case("synthetic", "room", 1_000_000, Scenario("straight", 18, keys="W")),
@@ -68,6 +68,12 @@ def test_suite_uses_only_held_out_levels():
     assert all(
         c.seed >= 1_000_000 or c.level in ("FourRooms", "MazeS3") for c in suite if c.engine == "miniworld"
     )
+    quick = build_suite(True)
+    for engine, levels in (("vizdoom", 5), ("miniworld", 4)):  # each scenario once, the levels in turn
+        cases = [c for c in quick if c.engine == engine]
+        assert sorted(c.scenario.name for c in cases) == sorted(sc.name for sc in scenarios(2))
+        assert len({c.level for c in cases}) == levels
+        assert {(c.level, c.seed) for c in cases} <= {(c.level, c.seed) for c in suite}
     names = {c.scenario.name: c.scenario.frames for c in suite}
     assert names["loop_back"] >= 128 and names["random_walk"] >= 256
     assert horizon_buckets(20) == [(1, 1, 1), (16, 2, 16), (64, 17, 19)]

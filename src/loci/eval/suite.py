@@ -58,7 +58,11 @@ MINIWORLD_TEST = (
 
 
 def build_suite(quick: bool, engines: tuple[str, ...] = ("vizdoom", "miniworld")) -> list[Case]:
-    """The fixed suite. ``quick``: one level per engine and shorter scenarios (a few minutes on 2 cores)."""
+    """The fixed suite: every scenario on every held-out start.
+
+    ``quick``: one case per scenario, shortened, the held-out starts taken in turn (scenario i on
+    start i mod n), so a few minutes on 2 cores still see several levels of each engine.
+    """
     cases = []
     for engine in engines:
         if engine == "vizdoom":
@@ -70,10 +74,11 @@ def build_suite(quick: bool, engines: tuple[str, ...] = ("vizdoom", "miniworld")
         else:
             raise ValueError(f"no benchmark levels for engine {engine!r}")
         if quick:
-            starts = starts[:1]
-        for level, seed in starts:
+            plan = [(*starts[i % len(starts)], sc) for i, sc in enumerate(scenarios(2))]
+        else:
+            plan = [(level, seed, sc) for level, seed in starts for sc in scenarios(1)]
+        for level, seed, sc in plan:
             if split_of(engine, level, seed) != "test":
                 raise AssertionError(f"benchmark case {engine}/{level}/{seed} is not in the test split")
-            for sc in scenarios(2 if quick else 1):
-                cases.append(Case(engine, level, seed, sc))
+            cases.append(Case(engine, level, seed, sc))
     return cases
