@@ -208,6 +208,52 @@ def test_the_shipped_learned_world_runs_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(s.step("D").rgb, loaded.step("D").rgb)
 
 
+def test_a_learned_session_only_continues_with_the_weights_that_made_it(tmp_path):
+    """The save records the weights' SHA-256 (checked against hashlib's); other weights, or a save
+    from before digests were recorded (made by the first shipped pair), are refused by name, and
+    pointing the load at the right weights continues exactly."""
+    import hashlib
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from loci.models import SHIPPED_TOKENIZER, SHIPPED_WORLD
+    from loci.training.checkpoint import export_weights
+
+    rgb, depth, K = synthetic_start()
+    s = World(WorldConfig(backend="loci", collision_m=None)).start(rgb, depth, K)
+    s.step("W")
+    path = tmp_path / "s.safetensors"
+    s.save(path)
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata()
+    assert json.loads(meta["weights"]) == {
+        "world": hashlib.sha256(SHIPPED_WORLD.read_bytes()).hexdigest(),
+        "tokenizer": hashlib.sha256(SHIPPED_TOKENIZER.read_bytes()).hexdigest(),
+    }
+    # the same tensors under other metadata: other bytes, so other weights as far as the save knows
+    retrained = export_weights(SHIPPED_WORLD, tmp_path / "w.safetensors", "world", metrics={"note": "x"})
+    with pytest.raises(ValueError, match=r"other world weights: sha256 world [0-9a-f]{12}"):
+        World.load_session(str(path), world_checkpoint=str(retrained))
+    copy = tmp_path / "same.safetensors"
+    copy.write_bytes(SHIPPED_WORLD.read_bytes())  # the very weights, elsewhere: fine
+    loaded = World.load_session(str(path), world_checkpoint=str(copy))
+    np.testing.assert_array_equal(s.step("Q").rgb, loaded.step("Q").rgb)
+    legacy = tmp_path / "legacy.safetensors"  # written before the digests were recorded
+    save_file(load_file(str(path)), str(legacy), metadata={k: v for k, v in meta.items() if k != "weights"})
+    from loci.world.persist import FIRST_SHIPPED_WEIGHTS
+
+    if json.loads(meta["weights"]) != FIRST_SHIPPED_WEIGHTS:
+        with pytest.raises(ValueError, match="first shipped pair, in git up to commit 4cfa33a"):
+            World.load_session(str(legacy))
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(path)), str(bad), metadata=meta | {"weights": json.dumps({"world": "x"})})
+    with pytest.raises(ValueError, match="malformed session metadata"):
+        World.load_session(str(bad))
+    assert World(WorldConfig(backend="warp")).weights_id() is None
+
+
 def test_the_light_falloff_follows_the_world_and_the_setting(tmp_path):
     """``light="auto"`` (default): the shipped falloff of the session's engine, for a learned backend
     only, scaled by what the start frame shows; a path: that file, for any backend; a bad path: a

@@ -5,6 +5,7 @@ Imports nothing of loci's: any layer may use it.
 
 from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from .configs import config_from_dict, config_from_json, config_to_dict
+from .digest import file_digest
 from .machine import calls_per_second, machine_info
 from .topdown import TopDownMap, draw_top_down, ground_frame
 from .video import Mp4Writer, write_mp4
@@ -22,6 +23,7 @@ __all__ = [
     "config_from_json",
     "config_to_dict",
     "draw_top_down",
+    "file_digest",
     "ground_frame",
     "hstack_panels",
     "machine_info",

@@ -5,11 +5,14 @@ metadata holds the world config, the actions and where the session started. Engi
 restored by replaying their actions on the engine from the same level and seed (engines are
 deterministic), and the replayed pose is checked against the saved one. Learned sessions save
 their backend's state too (KV cache, latent memory, noise generator), so a loaded session continues
-exactly as the saved one would have.
+exactly as the saved one would have, and the SHA-256 of the weights that made them: their cache and
+latent memory mean nothing to other weights, so a session meets other weights with a clear error
+instead of continuing as noise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -22,12 +25,18 @@ from safetensors.torch import load_file, save_file
 from loci.engines import Engine, make_engine
 from loci.io import atomic_path, config_from_dict, config_to_dict
 
-from .backends import EngineBackend
+from .backends import LEARNED_BACKENDS, EngineBackend
 from .frame import Frame
 from .session import Session
 
 FORMAT = "loci.session"
 VERSION = "1"
+# Learned sessions saved before the weights' digests were recorded were made by the first shipped pair
+# (in git up to commit 4cfa33a, src/loci/models/weights/{world,tokenizer}_doom.safetensors).
+FIRST_SHIPPED_WEIGHTS = {
+    "world": "e11e7ad68e9377c832032d2ca71014910bd2432cfd78dab3b4f75086711064ab",
+    "tokenizer": "a16efef3f2284583787784726529aa3e1918453fdcc7e09c1a702a7befee1d1b",
+}
 
 
 def save_session(session: Session, path: str | os.PathLike) -> Path:
@@ -54,6 +63,9 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
         "actions": json.dumps(session.actions),
         "frame": json.dumps({"index": f.index, "action": f.action}),
     }
+    weights = session.world.weights_id()
+    if weights is not None:
+        meta["weights"] = json.dumps(weights)
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
@@ -78,8 +90,16 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, meta
 
 
-def load_session(path: str | os.PathLike, engine: Engine | None = None) -> Session:
-    """Rebuild a session saved by :func:`save_session`; raises ``ValueError`` on a corrupt file."""
+def load_session(
+    path: str | os.PathLike,
+    engine: Engine | None = None,
+    world_checkpoint: str | None = None,
+    tokenizer_checkpoint: str | None = None,
+) -> Session:
+    """Rebuild a session saved by :func:`save_session`; raises ``ValueError`` on a corrupt file, and
+    on a learned session whose weights are not the ones at hand (``world_checkpoint`` /
+    ``tokenizer_checkpoint`` replace the saved config's paths, to point at the weights that made it).
+    """
     from .world import World, WorldConfig
 
     path = Path(path)
@@ -89,13 +109,20 @@ def load_session(path: str | os.PathLike, engine: Engine | None = None) -> Sessi
         source = json.loads(meta["source"])
         actions = json.loads(meta["actions"])
         frame_meta = json.loads(meta["frame"])
+        saved_weights = json.loads(meta["weights"]) if "weights" in meta else FIRST_SHIPPED_WEIGHTS
     except (KeyError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: malformed session metadata ({err})") from None
+    if world_checkpoint is not None:
+        cfg = dataclasses.replace(cfg, world_checkpoint=str(world_checkpoint))
+    if tokenizer_checkpoint is not None:
+        cfg = dataclasses.replace(cfg, tokenizer_checkpoint=str(tokenizer_checkpoint))
     need = ["poses", "controller", "frame.rgb", "frame.depth", "frame.K", "frame.pose", "frame.coverage"]
     missing = [k for k in need if k not in tensors]
     if missing:
         raise ValueError(f"{path}: session lacks {missing}")
     world = World(cfg)
+    if cfg.backend in LEARNED_BACKENDS:
+        _check_weights(path, saved_weights, world.weights_id())
     if cfg.backend == "engine":
         if source.get("kind") != "engine":
             raise ValueError(f"{path}: an engine session must start from an engine")
@@ -139,3 +166,18 @@ def load_session(path: str | os.PathLike, engine: Engine | None = None) -> Sessi
     session.actions = list(actions)
     session.frame = first
     return session
+
+
+def _check_weights(path: Path, saved: dict, current: dict[str, str] | None) -> None:
+    if not isinstance(saved, dict) or set(saved) != {"world", "tokenizer"}:
+        raise ValueError(f"{path}: malformed session metadata (weights {saved!r})")
+    if current == saved:
+        return
+    differ = [k for k in ("world", "tokenizer") if current is None or current.get(k) != saved[k]]
+    first = " (the first shipped pair, in git up to commit 4cfa33a)" if saved == FIRST_SHIPPED_WEIGHTS else ""
+    raise ValueError(
+        f"{path} was made by other {' and '.join(differ)} weights{first}: sha256 "
+        + ", ".join(f"{k} {saved[k][:12]}" for k in differ)
+        + "; its KV cache and latent memory mean nothing to the weights at hand. Load it with "
+        "world_checkpoint= / tokenizer_checkpoint= pointing at the weights that made it."
+    )

@@ -13,6 +13,7 @@ import torch
 from loci.control import KeyStepConfig, PoseController
 from loci.engines import Engine, make_engine
 from loci.geometry import intrinsics_from_fov
+from loci.io import file_digest
 from loci.memory import LightFalloff, PointMemory, PointMemoryConfig, frame_strength, load_light_falloff
 from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_TOKENIZER, SHIPPED_WORLD
 
@@ -108,7 +109,16 @@ class World:
                         f"the {self.cfg.backend} backend needs a {what} checkpoint: {path} does not exist"
                     )
             self._models = (load_world_model(world), load_tokenizer(tokenizer))
+            self._weights = {"world": file_digest(world), "tokenizer": file_digest(tokenizer)}
         return self._models
+
+    def weights_id(self) -> dict[str, str] | None:
+        """SHA-256 (hex) of the world-model and tokenizer files a learned backend runs (None for
+        other backends): a learned session's KV cache and latent memory only make sense with them."""
+        if self.cfg.backend not in LEARNED_BACKENDS:
+            return None
+        self._learned()
+        return dict(self._weights)
 
     def start(
         self,
@@ -227,8 +237,17 @@ class World:
         return session
 
     @staticmethod
-    def load_session(path: str, engine: Engine | None = None) -> Session:
-        """Load a session saved by :meth:`Session.save` (engine sessions replay on ``engine``)."""
+    def load_session(
+        path: str,
+        engine: Engine | None = None,
+        world_checkpoint: str | None = None,
+        tokenizer_checkpoint: str | None = None,
+    ) -> Session:
+        """Load a session saved by :meth:`Session.save` (engine sessions replay on ``engine``).
+
+        A learned session continues only with the weights that made it: ``world_checkpoint`` /
+        ``tokenizer_checkpoint`` point to them when they are no longer the saved config's.
+        """
         from .persist import load_session
 
-        return load_session(path, engine)
+        return load_session(path, engine, world_checkpoint, tokenizer_checkpoint)
