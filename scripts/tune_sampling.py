@@ -4,7 +4,7 @@ Usage: ``python scripts/tune_sampling.py [--world-checkpoint PATH] [--tokenizer 
 [--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--no-baselines] [--light none] [--light-strength 1]``
 Runs ``engine`` (its own frames: the oracle of the camera metrics), ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.dit_backend.DitConfig`
 below on scenarios of the benchmark (default ``turns`` and ``random_walk``), from training-split
-ViZDoom starts, and prints teacher-forced and free-running PSNR / SSIM and Trajectory Accuracy per variant; writes JSON.
+ViZDoom (or, with ``--engine miniworld``, MiniWorld) starts, and prints teacher-forced and free-running PSNR / SSIM and Trajectory Accuracy per variant; writes JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from loci.data.splits import split_of
 from loci.engines import make_engine
 from loci.eval.bench import BenchConfig, run_bench
 from loci.eval.long_rollout import free_run, long_buckets, record_walk, score_rollout
@@ -72,9 +73,9 @@ def learned_fields(args: argparse.Namespace) -> dict:
 def long_walk(level: str, frames: int, runs: dict, args: argparse.Namespace) -> dict:
     """Each run free along one ``detour_revisit`` walk of ``frames`` frames on a training level: PSNR
     by horizon bucket and revisit PSNR (what a short case cannot show: a memory that decays)."""
-    engine = make_engine("vizdoom")
+    engine = make_engine(args.engine)
     try:
-        case = Case("vizdoom", level, 7, Scenario("detour_revisit", frames, policy="detour_revisit"))
+        case = Case(args.engine, level, 7, Scenario("detour_revisit", frames, policy="detour_revisit"))
         truth = record_walk(engine, case)
     finally:
         engine.close()
@@ -99,7 +100,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--world-checkpoint", default=None)
     ap.add_argument("--tokenizer", default=None, help="tokenizer checkpoint (default: the shipped one)")
-    ap.add_argument("--levels", default="MAP05,MAP12")
+    ap.add_argument("--engine", default="vizdoom", choices=("vizdoom", "miniworld"))
+    ap.add_argument("--levels", default="MAP05,MAP12", help="training-split levels of --engine")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default="outputs/tune_sampling.json")
     ap.add_argument("--no-baselines", dest="baselines", action="store_false", help="loci variants only")
@@ -127,7 +129,10 @@ def main() -> None:
     picked = [s for s in scenarios(4) if s.name in names]
     if len(picked) != len(names):
         raise SystemExit(f"unknown scenarios in {names}; choose from {[s.name for s in scenarios(4)]}")
-    cases = [Case("vizdoom", level, 7, s) for level in args.levels.split(",") for s in picked]
+    cases = [Case(args.engine, level, 7, s) for level in args.levels.split(",") for s in picked]
+    held_out = sorted({c.level for c in cases if split_of(c.engine, c.level, c.seed) != "train"})
+    if held_out:
+        raise SystemExit(f"{held_out} are held-out {args.engine} levels: tune on training levels only")
     # the engine's own frames through the same estimators: the TA an exact world gets on these cases
     baselines = {"engine": ("engine", None), "copy-last": ("copy-last", None), "warp": ("warp", None)}
     runs = baselines if args.baselines else {}
@@ -143,7 +148,7 @@ def main() -> None:
         cfg = BenchConfig(
             quick=True,
             backends=(backend,),
-            engines=("vizdoom",),
+            engines=(args.engine,),
             modes=("rgbd",),
             out=Path("outputs/tune_sampling"),
             markdown=None,
@@ -155,7 +160,9 @@ def main() -> None:
         per_case[label] = [
             {"level": r["level"], "scenario": r["scenario"]} | {m: r.get(m) for m in METRICS} for r in rows
         ]
-    print(f"levels {args.levels} (training split), scenarios {args.scenarios}; {machine_info()['cpu']}")
+    print(
+        f"{args.engine} levels {args.levels} (training split), scenarios {args.scenarios}; {machine_info()['cpu']}"
+    )
     print("| run | TF PSNR | PSNR@16 | PSNR@64 | SSIM@16 | SSIM@64 | TA score | TA | steps/s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, m in table.items():
@@ -168,6 +175,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "walk": walk,
+        "engine": args.engine,
         "levels": args.levels,
         "scenarios": args.scenarios,
         "checkpoint": args.world_checkpoint,
