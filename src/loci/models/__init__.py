@@ -10,7 +10,7 @@ from .tokenizer import Tokenizer, TokenizerConfig, denormalize_depth, normalize_
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_TOKENIZER = WEIGHTS_DIR / "tokenizer_doom.safetensors"  # the 4D tokenizer (ViZDoom)
-SHIPPED_WORLD = WEIGHTS_DIR / "world_doom.safetensors"  # the memory-conditioned world (ViZDoom + MiniWorld)
+SHIPPED_WORLD = WEIGHTS_DIR / "world_doom.safetensors"  # the memory-conditioned world model (ViZDoom)
 SHIPPED_DEPTH = WEIGHTS_DIR / "depth_doom.safetensors"  # monocular depth for single-image starts (ViZDoom)
 # distance light falloff of each world's engine, by engine name (re-lights the learned world's memory)
 SHIPPED_LIGHT = {"vizdoom": WEIGHTS_DIR / "light_doom.safetensors"}
