@@ -90,7 +90,8 @@ def _learned(args: argparse.Namespace) -> dict:
 def _dit(args: argparse.Namespace):
     from loci.world.dit_backend import DitConfig
 
-    return DitConfig(steps=args.sample_steps, memory=args.memory)
+    blend = {} if args.hole_blend is None else {"hole_blend": args.hole_blend}
+    return DitConfig(steps=args.sample_steps, memory=args.memory, **blend)
 
 
 def _add_learned_args(p: argparse.ArgumentParser) -> None:
@@ -110,6 +111,13 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
         default="latent",
         choices=("latent", "points"),
         help="memory condition of --world loci: the latent memory or the RGB point memory, encoded",
+    )
+    p.add_argument(
+        "--hole-blend",
+        type=float,
+        default=None,
+        help="share of the generator's pixels in the disocclusions of --world loci, the rest inpainted "
+        "(default: DitConfig's)",
     )
 
 
@@ -132,7 +140,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         + (" --quick" if args.quick else "")
         + (f" --backends {args.backends}" if args.backends != ",".join(BENCH_BACKENDS) else "")
         + (f" --engines {args.engines}" if args.engines != "vizdoom,miniworld" else "")
-        + (f" --modes {args.modes}" if args.modes != "rgbd,rgb" else ""),
+        + (f" --modes {args.modes}" if args.modes != "rgbd,rgb" else "")
+        + (f" --hole-blend {args.hole_blend}" if args.hole_blend is not None else ""),
         learned=_learned(args),
     )
     results = run_bench(cfg)
