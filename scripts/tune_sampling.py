@@ -46,6 +46,11 @@ VARIANTS: dict[str, dict] = {
     "start from fill at 0.3, hole blend 0.25": {"start_from_fill": 0.3, "hole_blend": 0.25},
     "hole blend 0.75, remember 0.5": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.5},
     "hole blend 0.75, remember 0.25": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.25},
+    "hole blend 0.75, ramp 4": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 4},
+    "hole blend 0.75, ramp 8": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 8},
+    "hole blend 0.75, ramp 16": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 16},
+    "hole blend 1.0, ramp 8": {"start_from_fill": 0.3, "hole_blend": 1.0, "hole_ramp": 8},
+    "hole blend 1.0, ramp 16": {"start_from_fill": 0.3, "hole_blend": 1.0, "hole_ramp": 16},
 }
 METRICS = (
     "tf_psnr",

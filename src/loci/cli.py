@@ -90,8 +90,10 @@ def _learned(args: argparse.Namespace) -> dict:
 def _dit(args: argparse.Namespace):
     from loci.world.dit_backend import DitConfig
 
-    blend = {} if args.hole_blend is None else {"hole_blend": args.hole_blend}
-    return DitConfig(steps=args.sample_steps, memory=args.memory, **blend)
+    optional = {k: getattr(args, k) for k in ("hole_blend", "hole_ramp")}
+    return DitConfig(
+        steps=args.sample_steps, memory=args.memory, **{k: v for k, v in optional.items() if v is not None}
+    )
 
 
 def _add_learned_args(p: argparse.ArgumentParser) -> None:
@@ -119,6 +121,12 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
         help="share of the generator's pixels in the disocclusions of --world loci, the rest inpainted "
         "(default: DitConfig's)",
     )
+    p.add_argument(
+        "--hole-ramp",
+        type=float,
+        default=None,
+        help="pixels over which that share ramps up from 0 at a disocclusion's border (default: DitConfig's)",
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
@@ -141,7 +149,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         + (f" --backends {args.backends}" if args.backends != ",".join(BENCH_BACKENDS) else "")
         + (f" --engines {args.engines}" if args.engines != "vizdoom,miniworld" else "")
         + (f" --modes {args.modes}" if args.modes != "rgbd,rgb" else "")
-        + (f" --hole-blend {args.hole_blend}" if args.hole_blend is not None else ""),
+        + (f" --hole-blend {args.hole_blend}" if args.hole_blend is not None else "")
+        + (f" --hole-ramp {args.hole_ramp}" if args.hole_ramp is not None else ""),
         learned=_learned(args),
     )
     results = run_bench(cfg)

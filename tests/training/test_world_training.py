@@ -12,6 +12,7 @@ from loci.training.world import WorldTrainConfig, load_world_model, train_world
 from loci.world import World, WorldConfig
 from loci.world.dit_backend import DitConfig
 from loci.world.fill import nearest_fill
+from tests.world.oracles import brute_distance
 
 SIZE = (32, 48)
 TOK = TokenizerConfig(
@@ -341,6 +342,15 @@ def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_s
     added = (memory.state_dict()["rgb"][before:] * 255).round().to(torch.uint8).numpy()
     assert 0 < len(added) <= holes.sum()
     assert {tuple(c) for c in added} <= {tuple(c) for c in filled[holes]}
+    # hole_ramp: the inpainting alone at the disocclusion's border, the generator's share growing
+    # with the Euclidean distance to the covered view up to hole_blend
+    s = learned_world(tok, path, DitConfig(hole_blend=1.0, hole_ramp=3.0)).start(rgb, depth)
+    ramped = s.step("Q").rgb
+    w = np.minimum(brute_distance(closed) / 3.0, 1)[..., None]
+    expected = (w * generated.astype(np.float64) + (1 - w) * filled.astype(np.float64)).round()
+    np.testing.assert_allclose(ramped[holes].astype(np.float64), expected[holes], atol=1)
+    np.testing.assert_array_equal(ramped[closed], generated[closed])
+    assert (w[holes] < 1).any() and (w[holes] == 1).any()
     # remember_blend: the memory keeps another mix than the one shown (here the inpainting alone)
     s = learned_world(tok, path, DitConfig(hole_blend=1.0, remember_blend=0.0)).start(rgb, depth)
     before = len(s.memory)

@@ -24,6 +24,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -78,6 +79,10 @@ class DitConfig:
     beat 1 (the generator alone) on every metric on training levels; 0.5 and 0.25 gained SSIM and
     lost PSNR at 64 frames. remember_blend: the same mix for the pixels that enter the point
     memory, when it differs from what is shown (None: what is shown is remembered).
+    hole_ramp: pixels over which that mix ramps from the inpainting alone, at a disocclusion's border,
+    to ``hole_blend``, this far inside it (OpenCV's distance transform): inpainting continues the
+    border well and degrades with distance, where the generator's guess does not. None: ``hole_blend``
+    everywhere.
     The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
 
     steps: int = 2
@@ -93,6 +98,7 @@ class DitConfig:
     start_from_fill: float | None = 0.3
     hole_blend: float = 0.75
     remember_blend: float | None = None
+    hole_ramp: float | None = None
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_MODES:
@@ -109,17 +115,31 @@ class DitConfig:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
                 raise ValueError(f"DitConfig.{name} must be in [0, 1], got {value}")
+        if self.hole_ramp is not None and not self.hole_ramp > 0:
+            raise ValueError(f"DitConfig.hole_ramp must be None or > 0 pixels, got {self.hole_ramp}")
         if self.start_from_fill is not None and not 0 < self.start_from_fill <= 1:
             raise ValueError(
                 f"DitConfig.start_from_fill must be None or in (0, 1], got {self.start_from_fill}"
             )
 
 
-def _blend(generated: np.ndarray, fill: tuple | None, a: float) -> np.ndarray:
-    """``a · generated + (1 − a) · inpainted`` of uint8 ``(H, W, 3)`` images (``fill``: the inpainted
-    render and its depth, None when nothing is remembered in view: the generated image as is)."""
-    if fill is None or a >= 1:
+def hole_weights(covered: np.ndarray, blend: float, ramp: float | None) -> np.ndarray:
+    """``(H, W)`` float32 share of the generator's pixels: ``blend`` · min(1, d / ``ramp``), d the
+    Euclidean distance of a pixel to the nearest ``covered`` one (0 on covered pixels); ``blend``
+    everywhere when ``ramp`` is None or nothing is covered."""
+    if ramp is None or not covered.any():
+        return np.full(covered.shape, blend, np.float32)
+    dist = cv2.distanceTransform((~covered).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return (blend * np.minimum(dist / ramp, 1.0)).astype(np.float32)
+
+
+def _blend(generated: np.ndarray, fill: tuple | None, a: float | np.ndarray) -> np.ndarray:
+    """``a · generated + (1 − a) · inpainted`` of uint8 ``(H, W, 3)`` images, ``a`` a float or an
+    ``(H, W)`` map (``fill``: the inpainted render and its depth, None when nothing is remembered in
+    view: the generated image as is)."""
+    if fill is None or np.all(np.asarray(a) >= 1):
         return generated
+    a = np.asarray(a, np.float32)[..., None] if np.ndim(a) else a
     return (a * generated + (1 - a) * fill[0].astype(np.float32)).round().astype(np.uint8)
 
 
@@ -332,9 +352,12 @@ class DitBackend(Backend):
             # nothing remembered in view: nothing is shown from the memory (closed is all False)
             shown, shown_d = fill if fill is not None else (img, seen.depth.numpy())
             generated = img
-            img = np.where(closed[..., None], shown, _blend(generated, fill, self.cfg.hole_blend))
+            ramp = hole_weights(closed, 1.0, self.cfg.hole_ramp)
+            img = np.where(closed[..., None], shown, _blend(generated, fill, self.cfg.hole_blend * ramp))
             if self.cfg.remember_blend is not None:
-                kept = np.where(closed[..., None], shown, _blend(generated, fill, self.cfg.remember_blend))
+                kept = np.where(
+                    closed[..., None], shown, _blend(generated, fill, self.cfg.remember_blend * ramp)
+                )
             if self.cfg.hole_depth == "nearest" and coverage.any():
                 # where the decoder draws sky (depth 0: at infinity) nothing enters the point memory
                 d = torch.where(torch.from_numpy(closed) | (d > 0), torch.from_numpy(shown_d), 0.0)
