@@ -41,12 +41,12 @@ VARIANTS: dict[str, dict] = {
     "anchor + composite, start from fill at 0.5": {**OLD, "start_from_fill": 0.5},
     "anchor + composite, start from fill at 0.3": {**OLD, "start_from_fill": 0.3},
     "anchor + composite, start from fill at 0.15": {**OLD, "start_from_fill": 0.15},
-    "start from fill at 0.3, hole blend 0.75": {"start_from_fill": 0.3, "hole_blend": 0.75},  # default
+    "start from fill at 0.3, hole blend 0.75": {"start_from_fill": 0.3, "hole_blend": 0.75},
     "start from fill at 0.3, hole blend 0.5": {"start_from_fill": 0.3, "hole_blend": 0.5},
     "start from fill at 0.3, hole blend 0.25": {"start_from_fill": 0.3, "hole_blend": 0.25},
     "hole blend 0.75, remember 0.5": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.5},
     "hole blend 0.75, remember 0.25": {"start_from_fill": 0.3, "hole_blend": 0.75, "remember_blend": 0.25},
-    "hole blend 0.75, ramp 4": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 4},
+    "hole blend 0.75, ramp 4": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 4},  # Doom's default
     "hole blend 0.75, ramp 8": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 8},
     "hole blend 0.75, ramp 16": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 16},
     "hole blend 1.0, ramp 8": {"start_from_fill": 0.3, "hole_blend": 1.0, "hole_ramp": 8},
@@ -145,7 +145,8 @@ def main() -> None:
     unknown = set(chosen) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
-    runs |= {f"loci: {name}": ("loci", DitConfig(**VARIANTS[name])) for name in chosen}
+    # a variant without a ramp has none (not the engine's tuned one), as when it was first measured
+    runs |= {f"loci: {name}": ("loci", DitConfig(**{"hole_ramp": 0.0} | VARIANTS[name])) for name in chosen}
     table, per_case = {}, {}
     for label, (backend, dit) in runs.items():
         learned = learned_fields(args)

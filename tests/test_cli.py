@@ -105,4 +105,4 @@ def test_hole_blend_and_ramp_reach_the_learned_world_and_are_checked(capsys):
     assert len(err.splitlines()) == 1 and "hole_blend must be in [0, 1], got 2.0" in err
     assert main(["bench", "--quick", "--backends", "loci", "--hole-ramp", "-1"]) == 2
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "hole_ramp must be None or > 0 pixels, got -1.0" in err
+    assert len(err.splitlines()) == 1 and "hole_ramp must be None or >= 0 pixels, got -1.0" in err

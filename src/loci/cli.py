@@ -119,13 +119,13 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="share of the generator's pixels in the disocclusions of --world loci, the rest inpainted "
-        "(default: DitConfig's)",
+        "(default: tuned per engine)",
     )
     p.add_argument(
         "--hole-ramp",
         type=float,
         default=None,
-        help="pixels over which that share ramps up from 0 at a disocclusion's border (default: DitConfig's)",
+        help="pixels over which that share ramps up from 0 at a disocclusion's border (default: tuned per engine)",
     )
 
 

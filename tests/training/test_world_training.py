@@ -10,7 +10,7 @@ from loci.models import DiTConfig, Tokenizer, TokenizerConfig
 from loci.training.checkpoint import save_checkpoint
 from loci.training.world import WorldTrainConfig, load_world_model, train_world
 from loci.world import World, WorldConfig
-from loci.world.dit_backend import DitConfig
+from loci.world.dit_backend import DEFAULT_SAMPLING, ENGINE_SAMPLING, DitConfig
 from loci.world.fill import nearest_fill
 from tests.world.oracles import brute_distance
 
@@ -307,6 +307,22 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     np.testing.assert_array_equal(out.rgb[view.mask.numpy()], shown[view.mask.numpy()])
 
 
+def test_the_disocclusion_mix_follows_the_session_engine_unless_set(memory_setup):
+    _, tok, path = memory_setup
+    rng = np.random.default_rng(2)
+    rgb = rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
+    depth = rng.uniform(1, 5, SIZE).astype(np.float32)
+    world = learned_world(tok, path, DitConfig())
+    for engine, tuned in (*ENGINE_SAMPLING.items(), (None, DEFAULT_SAMPLING)):
+        cfg = world.start(rgb, depth, engine=engine).backend.cfg
+        assert (cfg.hole_blend, cfg.hole_ramp) == (tuned["hole_blend"], tuned["hole_ramp"])
+    assert ENGINE_SAMPLING["miniworld"] != ENGINE_SAMPLING["vizdoom"]
+    # a value set by the user wins over the engine's
+    mine = learned_world(tok, path, DitConfig(hole_blend=0.3)).start(rgb, depth, engine="miniworld")
+    assert mine.backend.cfg.hole_blend == 0.3
+    assert mine.backend.cfg.hole_ramp == ENGINE_SAMPLING["miniworld"]["hole_ramp"]
+
+
 def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_setup):
     _, tok, path = memory_setup
     with pytest.raises(ValueError, match="hole_blend"):
@@ -316,7 +332,7 @@ def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_s
     depth = rng.uniform(1, 5, SIZE).astype(np.float32)
     out, view = {}, None
     for a in (1.0, 0.5, 0.0):
-        s = learned_world(tok, path, DitConfig(hole_blend=a)).start(rgb, depth)
+        s = learned_world(tok, path, DitConfig(hole_blend=a, hole_ramp=0)).start(rgb, depth)
         target = s.controller.peek("Q").numpy()
         view = s.memory.render(
             torch.from_numpy(s.frame.K), torch.from_numpy(target.astype(np.float32)), SIZE, count_seen=False
@@ -352,7 +368,7 @@ def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_s
     np.testing.assert_array_equal(ramped[closed], generated[closed])
     assert (w[holes] < 1).any() and (w[holes] == 1).any()
     # remember_blend: the memory keeps another mix than the one shown (here the inpainting alone)
-    s = learned_world(tok, path, DitConfig(hole_blend=1.0, remember_blend=0.0)).start(rgb, depth)
+    s = learned_world(tok, path, DitConfig(hole_blend=1.0, remember_blend=0.0, hole_ramp=0)).start(rgb, depth)
     before = len(s.memory)
     shown_now = s.step("Q").rgb
     np.testing.assert_array_equal(shown_now, generated)

@@ -30,7 +30,7 @@ def test_ramp_follows_the_euclidean_distance_to_the_covered_view(covered, blend,
 def test_without_a_ramp_the_mix_is_uniform_and_bad_ramps_are_refused():
     covered = np.zeros((4, 5), bool)
     covered[0] = True
-    np.testing.assert_array_equal(hole_weights(covered, 0.75, None), 0.75)
-    for bad in (0, -3):
-        with pytest.raises(ValueError, match="hole_ramp must be None or > 0"):
+    np.testing.assert_array_equal(hole_weights(covered, 0.75, 0), 0.75)
+    for bad in (-0.5, -3, float("nan")):
+        with pytest.raises(ValueError, match="hole_ramp must be None or >= 0"):
             DitConfig(hole_ramp=bad)

@@ -77,12 +77,13 @@ class DitConfig:
     0 = ``warp``'s inpainting alone. The two guesses of unseen space err differently, and their
     mean errs less than either (an ensemble of two), at the price of softer disocclusions. 0.75
     beat 1 (the generator alone) on every metric on training levels; 0.5 and 0.25 gained SSIM and
-    lost PSNR at 64 frames. remember_blend: the same mix for the pixels that enter the point
-    memory, when it differs from what is shown (None: what is shown is remembered).
+    lost PSNR at 64 frames. None: the value tuned for the session's engine (:data:`ENGINE_SAMPLING`).
+    remember_blend: the same mix for the pixels that enter the point memory, when it differs from
+    what is shown (None: what is shown is remembered).
     hole_ramp: pixels over which that mix ramps from the inpainting alone, at a disocclusion's border,
     to ``hole_blend``, this far inside it (OpenCV's distance transform): inpainting continues the
-    border well and degrades with distance, where the generator's guess does not. None: ``hole_blend``
-    everywhere.
+    border well and degrades with distance, where the generator's guess does not. 0: ``hole_blend``
+    everywhere. None: the value tuned for the session's engine.
     The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
 
     steps: int = 2
@@ -96,7 +97,7 @@ class DitConfig:
     composite: bool = True
     hole_depth: str = "nearest"
     start_from_fill: float | None = 0.3
-    hole_blend: float = 0.75
+    hole_blend: float | None = None
     remember_blend: float | None = None
     hole_ramp: float | None = None
 
@@ -115,19 +116,37 @@ class DitConfig:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
                 raise ValueError(f"DitConfig.{name} must be in [0, 1], got {value}")
-        if self.hole_ramp is not None and not self.hole_ramp > 0:
-            raise ValueError(f"DitConfig.hole_ramp must be None or > 0 pixels, got {self.hole_ramp}")
+        if self.hole_ramp is not None and not self.hole_ramp >= 0:
+            raise ValueError(f"DitConfig.hole_ramp must be None or >= 0 pixels, got {self.hole_ramp}")
         if self.start_from_fill is not None and not 0 < self.start_from_fill <= 1:
             raise ValueError(
                 f"DitConfig.start_from_fill must be None or in (0, 1], got {self.start_from_fill}"
             )
 
+    def for_engine(self, engine: str | None) -> DitConfig:
+        """This config with the fields left at None set to ``engine``'s tuned values
+        (:data:`ENGINE_SAMPLING`; an image of unknown origin gets :data:`DEFAULT_SAMPLING`)."""
+        tuned = ENGINE_SAMPLING.get(engine, DEFAULT_SAMPLING)
+        return dataclasses.replace(self, **{k: v for k, v in tuned.items() if getattr(self, k) is None})
 
-def hole_weights(covered: np.ndarray, blend: float, ramp: float | None) -> np.ndarray:
+
+# The disocclusion mix tuned per engine (BENCHMARKS.md: "The disocclusion mix per engine"). Doom:
+# the inpainting alone at the disocclusions' border, ramping to 3 parts generated in 4 pixels in
+# (SSIM and PSNR up on the 40 held-out cases at the same TA). MiniWorld: half and half everywhere;
+# its flat walls are better continued by the inpainting than by the Doom-trained generator's
+# textures. An image of unknown origin gets Doom's (the generator's training world).
+DEFAULT_SAMPLING: dict[str, float] = {"hole_blend": 0.75, "hole_ramp": 4.0}
+ENGINE_SAMPLING: dict[str, dict[str, float]] = {
+    "vizdoom": DEFAULT_SAMPLING,
+    "miniworld": {"hole_blend": 0.5, "hole_ramp": 0.0},
+}
+
+
+def hole_weights(covered: np.ndarray, blend: float, ramp: float) -> np.ndarray:
     """``(H, W)`` float32 share of the generator's pixels: ``blend`` · min(1, d / ``ramp``), d the
     Euclidean distance of a pixel to the nearest ``covered`` one (0 on covered pixels); ``blend``
-    everywhere when ``ramp`` is None or nothing is covered."""
-    if ramp is None or not covered.any():
+    everywhere when ``ramp`` is 0 or nothing is covered."""
+    if ramp == 0 or not covered.any():
         return np.full(covered.shape, blend, np.float32)
     dist = cv2.distanceTransform((~covered).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return (blend * np.minimum(dist / ramp, 1.0)).astype(np.float32)
@@ -151,8 +170,11 @@ def _rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
 class DitBackend(Backend):
     name = "dit"
 
-    def __init__(self, model: CausalDiT, tokenizer: Tokenizer, cfg: DitConfig | None = None):
-        self.cfg = cfg or DitConfig()
+    def __init__(
+        self, model: CausalDiT, tokenizer: Tokenizer, cfg: DitConfig | None = None, engine: str | None = None
+    ):
+        """``engine``: whose world the session shows, if known (it picks the tuned sampling values)."""
+        self.cfg = (cfg or DitConfig()).for_engine(engine)
         c = model.config
         if not c.cond_channels and self.cfg.start_from_fill is not None:
             # a model without memory channels runs without any memory, the start included

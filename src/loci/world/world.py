@@ -37,7 +37,8 @@ class WorldConfig:
     pose-driven backends. memory: point-memory settings. warp: hole filling. fov_x_deg: default
     horizontal FOV when ``start`` gets no K. tokenizer_checkpoint / world_checkpoint: the learned
     backends' weights (None: the ones shipped in ``loci/models/weights``). dit: their sampling and
-    memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory).
+    memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory; the fields it
+    leaves at None take the values tuned for the session's engine, :meth:`DitConfig.for_engine`).
     depth_checkpoint: the monocular depth model that completes a start image given without depth
     (None: the shipped one). light: how the memory re-lights remembered colours for the distance
     they are shown at (:class:`~loci.memory.LightFalloff`): ``"auto"`` (default), the falloff
@@ -79,7 +80,8 @@ class World:
     def steps(self) -> KeyStepConfig:
         return self.cfg.steps
 
-    def _backend(self) -> Backend:
+    def _backend(self, engine: str | None = None) -> Backend:
+        """``engine``: the engine of the session's world, if known (learned backends tune to it)."""
         if self.cfg.backend == "warp":
             return WarpBackend(self.cfg.warp)
         if self.cfg.backend == "copy-last":
@@ -88,7 +90,7 @@ class World:
             cfg = self.cfg.dit
             if self.cfg.backend == "dit":  # the same model without any spatial memory
                 cfg = dataclasses.replace(cfg, memory="none", composite=False, start_from_fill=None)
-            backend = DitBackend(*self._learned(), cfg)
+            backend = DitBackend(*self._learned(), cfg, engine)
             backend.name = self.cfg.backend
             return backend
         if self.engine is None:
@@ -217,7 +219,7 @@ class World:
         return cache[setting]
 
     def _session(self, first: Frame, source: dict[str, Any]) -> Session:
-        backend = self._backend()
+        backend = self._backend(source.get("engine"))
         light = self._light(source.get("engine"))
         if light is not None and self.cfg.light_strength is not None:
             if "light_strength" not in source:  # measured on the start frame; a loaded session keeps it
