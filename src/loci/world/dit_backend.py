@@ -84,7 +84,8 @@ class DitConfig:
     to ``hole_blend``, this far inside it (OpenCV's distance transform): inpainting continues the
     border well and degrades with distance, where the generator's guess does not. 0: ``hole_blend``
     everywhere. None: the value tuned for the session's engine.
-    The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md)."""
+    The defaults were chosen on training levels with ``scripts/tune_sampling.py`` (BENCHMARKS.md);
+    the ramp's 4 pixels over 8 on the held-out Doom cases' Trajectory Accuracy."""
 
     steps: int = 2
     shift: float = 3.0
