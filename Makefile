@@ -31,6 +31,7 @@ test: lint
 bench: $(STAMP)  # every benchmark of BENCHMARKS.md (about 10 minutes on 2 cores)
 	$(BIN)/python benchmarks/geometry.py
 	$(BIN)/python benchmarks/world.py --steps 200
+	$(BIN)/python benchmarks/player.py --threads 1,0
 	$(BIN)/python benchmarks/data_generation.py --engine vizdoom --workers 1 2 --episodes 8 --frames 500
 	$(BIN)/python benchmarks/data_generation.py --engine miniworld --workers 1 2 --episodes 4 --frames 250
 	$(BIN)/python benchmarks/camera_check.py --engine vizdoom --starts 3

@@ -106,3 +106,9 @@ def test_hole_blend_and_ramp_reach_the_learned_world_and_are_checked(capsys):
     assert main(["bench", "--quick", "--backends", "loci", "--hole-ramp", "-1"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "hole_ramp must be None or >= 0 pixels, got -1.0" in err
+
+
+def test_play_refuses_a_negative_thread_count(capsys):
+    assert main(["play", "--threads", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--threads must be >= 0" in err

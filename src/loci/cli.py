@@ -73,6 +73,12 @@ def _cmd_play(args: argparse.Namespace) -> None:
     from loci.serve import PlayerConfig, run_player
     from loci.world.rollout import session_factory
 
+    if args.threads < 0:
+        raise ValueError(f"--threads must be >= 0 (0: torch's default), got {args.threads}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     make_session = session_factory(args.world, args.start, (args.height, args.width), _learned(args))
     make_session()  # build once up front: a bad world or start fails here, with one clear line
     run_player(PlayerConfig(make_session=make_session, host=args.host, port=args.port, saves_dir=args.saves))
@@ -203,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--saves", default="outputs/sessions", help="where saved worlds go")
     play.add_argument("--height", type=int, default=120)
     play.add_argument("--width", type=int, default=160)
+    play.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for the worlds (0: torch's default, one per core, which is slower here: the "
+        "worlds step in the player's worker thread; benchmarks/player.py compares them)",
+    )
     _add_learned_args(play)
     play.set_defaults(func=_cmd_play)
 

@@ -1,0 +1,136 @@
+"""Speed during play: key-to-frame latency of ``loci play`` measured through its WebSocket.
+
+Usage: ``python benchmarks/player.py [--steps 60] [--threads 0,1,2] [--world loci]``
+Starts ``loci play`` (the default world, on a free loopback port) once per ``--threads`` value
+(0: torch's default, one per core; the player's own default is 1), sends scripted key steps one at a time over ``/ws`` as the page does,
+and reports per configuration the median and p95 of the server's own time per step
+(``server_ms``: step, encoding and map) and of the client's round trip, and the steps/s the round
+trip allows. The first 10 steps are warm-up. Prints a Markdown table; writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from websockets.asyncio.client import connect
+
+from loci.io import atomic_write_text, machine_info
+
+KEYS = "WWWWQQWWEEWWDDWWSSQQ"
+WARM_UP = 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def drive(port: int, steps: int, timeout_s: float) -> tuple[list[float], list[float]]:
+    """Connect (retrying while the player starts), step ``steps`` times; (server_ms, round-trip ms)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ws = await connect(f"ws://127.0.0.1:{port}/ws", max_size=2**24)
+            break
+        except OSError as err:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the player did not listen on port {port} within {timeout_s:.0f} s"
+                ) from err
+            await asyncio.sleep(0.5)
+
+    async def frame() -> dict:
+        while True:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
+            if msg["type"] == "error":
+                raise RuntimeError(f"the player answered an error: {msg['message']}")
+            if msg["type"] == "frame":
+                return msg
+
+    server, trip = [], []
+    async with ws:
+        await frame()
+        for i in range(steps + WARM_UP):
+            t = time.perf_counter()
+            await ws.send(json.dumps({"type": "step", "keys": KEYS[i % len(KEYS)], "t": 0.0, "seq": i + 1}))
+            msg = await frame()
+            if i >= WARM_UP:
+                trip.append((time.perf_counter() - t) * 1000)
+                server.append(msg["timings"]["server_ms"])
+    return server, trip
+
+
+def measure(world: str, threads: int, steps: int, timeout_s: float) -> dict:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "loci.cli",
+        "play",
+        "--world",
+        world,
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        server, trip = asyncio.run(drive(port, steps, timeout_s))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {
+        "world": world,
+        "threads": threads or "torch default",
+        "steps": steps,
+        "server_ms_median": float(np.median(server)),
+        "server_ms_p95": float(np.percentile(server, 95)),
+        "round_trip_ms_median": float(np.median(trip)),
+        "round_trip_ms_p95": float(np.percentile(trip, 95)),
+        "steps_per_s": float(1000 / np.median(trip)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument(
+        "--threads", default="0,1,2", help="torch threads of the player, comma-separated (0: default)"
+    )
+    ap.add_argument("--world", default="loci")
+    ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the player")
+    ap.add_argument("--json", default="benchmarks/results/player.json")
+    args = ap.parse_args()
+    rows = [measure(args.world, int(t), args.steps, args.timeout) for t in args.threads.split(",")]
+    info = machine_info()
+    print(
+        f"`loci play --world {args.world}`, {args.steps} steps after {WARM_UP} warm-up; {info['cpu']}, {info['cores']} cores"
+    )
+    print("| world | torch threads | server ms (median / p95) | round trip ms (median / p95) | steps/s |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for r in rows:
+        print(
+            f"| {r['world']} | {r['threads']} | {r['server_ms_median']:.1f} / {r['server_ms_p95']:.1f} "
+            f"| {r['round_trip_ms_median']:.1f} / {r['round_trip_ms_p95']:.1f} | {r['steps_per_s']:.1f} |"
+        )
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(args.json), json.dumps({"machine": info, "rows": rows}, indent=1))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
