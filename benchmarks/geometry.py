@@ -2,7 +2,9 @@
 
 Usage: ``python benchmarks/geometry.py [--out benchmarks/results/geometry.json] [--seconds 1.0]``
 Prints a Markdown table and writes JSON. One warp = one source view (features + depth) splatted
-into one target camera, including input validation, as the player and memories call it.
+into one target camera, including input validation, as the player and memories call it. The
+``sky_render`` rows render the sky memory (a panorama seen all around) to one camera, as every
+render of the point memory does in a world with a sky.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from loci.geometry import (
     so3_exp,
 )
 from loci.io import atomic_write_text, calls_per_second, machine_info
+from loci.memory import SkyMemory
 
 
 def main() -> None:
@@ -55,6 +58,12 @@ def main() -> None:
             rows.append(
                 {"op": "backward_warp", "size": f"{w}x{h}", "channels": c, "mode": "bilinear", "per_s": r}
             )
+        sky = SkyMemory()
+        for yaw in torch.arange(0, 6.3, 0.5):  # seen all around
+            P = make_pose(so3_exp(torch.tensor([0.0, float(yaw), 0.0])), torch.zeros(3))
+            sky.insert(torch.rand(3, h, w), K, P, torch.ones(h, w, dtype=torch.bool))
+        r = calls_per_second(partial(sky.render, K, tgt, (h, w)), args.seconds)
+        rows.append({"op": "sky_render", "size": f"{w}x{h}", "channels": 3, "mode": "bilinear", "per_s": r})
     info = machine_info()
     print(
         f"machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads)"

@@ -4,8 +4,10 @@ Usage: ``python benchmarks/player.py [--steps 60] [--threads 0,1,2] [--world loc
 Starts ``loci play`` (the default world, on a free loopback port) once per ``--threads`` value
 (0: torch's default, one per core; the player's own default is 1), sends scripted key steps one at a time over ``/ws`` as the page does,
 and reports per configuration the median and p95 of the server's own time per step
-(``server_ms``: step, encoding and map) and of the client's round trip, and the steps/s the round
-trip allows. The first 10 steps are warm-up. Prints a Markdown table; writes JSON.
+(``server_ms``: step, encoding and map) and of the client's round trip, the steps/s the round
+trip allows, and the median of each part of the server's time that the frame message reports
+(the world's step parts, ``total_ms`` of the step, ``encode_ms`` of the images, ``map_ms`` of
+the top-down map). The first 10 steps are warm-up. Prints Markdown tables; writes JSON.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def drive(port: int, steps: int, timeout_s: float) -> tuple[list[float], list[float]]:
-    """Connect (retrying while the player starts), step ``steps`` times; (server_ms, round-trip ms)."""
+async def drive(port: int, steps: int, timeout_s: float) -> tuple[list[dict[str, float]], list[float]]:
+    """Connect (retrying while the player starts), step ``steps`` times; (each step's server timings
+    in ms, round-trip ms)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -66,7 +69,7 @@ async def drive(port: int, steps: int, timeout_s: float) -> tuple[list[float], l
             msg = await frame()
             if i >= WARM_UP:
                 trip.append((time.perf_counter() - t) * 1000)
-                server.append(msg["timings"]["server_ms"])
+                server.append(msg["timings"])
     return server, trip
 
 
@@ -93,15 +96,18 @@ def measure(world: str, threads: int, steps: int, timeout_s: float) -> dict:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+    server_ms = [t["server_ms"] for t in server]
+    parts = sorted({k for t in server for k in t} - {"server_ms"})
     return {
         "world": world,
         "threads": threads or "torch default",
         "steps": steps,
-        "server_ms_median": float(np.median(server)),
-        "server_ms_p95": float(np.percentile(server, 95)),
+        "server_ms_median": float(np.median(server_ms)),
+        "server_ms_p95": float(np.percentile(server_ms, 95)),
         "round_trip_ms_median": float(np.median(trip)),
         "round_trip_ms_p95": float(np.percentile(trip, 95)),
         "steps_per_s": float(1000 / np.median(trip)),
+        "parts_ms_median": {k: float(np.median([t.get(k, np.nan) for t in server])) for k in parts},
     }
 
 
@@ -127,6 +133,13 @@ def main() -> None:
             f"| {r['world']} | {r['threads']} | {r['server_ms_median']:.1f} / {r['server_ms_p95']:.1f} "
             f"| {r['round_trip_ms_median']:.1f} / {r['round_trip_ms_p95']:.1f} | {r['steps_per_s']:.1f} |"
         )
+    parts = list(dict.fromkeys(k for r in rows for k in r["parts_ms_median"]))
+    print("\nmedian ms of each part of the server's time per step")
+    print("| world | torch threads | " + " | ".join(parts) + " |")
+    print("| --- | --- |" + " ---: |" * len(parts))
+    for r in rows:
+        cells = [f"{r['parts_ms_median'].get(k, float('nan')):.1f}" for k in parts]
+        print(f"| {r['world']} | {r['threads']} | " + " | ".join(cells) + " |")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(args.json), json.dumps({"machine": info, "rows": rows}, indent=1))
     print(f"wrote {args.json}")

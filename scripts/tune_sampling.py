@@ -49,6 +49,9 @@ VARIANTS: dict[str, dict] = {
     "hole blend 0.75, ramp 4": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 4},  # Doom's default
     "hole blend 0.75, ramp 8": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 8},
     "hole blend 0.75, ramp 16": {"start_from_fill": 0.3, "hole_blend": 0.75, "hole_ramp": 16},
+    "hole blend 0.5, ramp 4": {"start_from_fill": 0.3, "hole_blend": 0.5, "hole_ramp": 4},
+    "hole blend 0.5, ramp 8": {"start_from_fill": 0.3, "hole_blend": 0.5, "hole_ramp": 8},
+    "hole blend 0.5, ramp 12": {"start_from_fill": 0.3, "hole_blend": 0.5, "hole_ramp": 12},
     "hole blend 1.0, ramp 8": {"start_from_fill": 0.3, "hole_blend": 1.0, "hole_ramp": 8},
     "hole blend 1.0, ramp 16": {"start_from_fill": 0.3, "hole_blend": 1.0, "hole_ramp": 16},
 }

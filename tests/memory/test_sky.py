@@ -41,6 +41,26 @@ def test_sky_is_seen_by_direction_from_anywhere():
     assert bool(mask[20:40, :5].all())  # the left edge looks where camera a did (not its corners: pitch)
 
 
+def test_renders_follow_inserts_and_loads():
+    """Renders reuse the panorama's pyramid between changes: after each insert and load they equal
+    a fresh memory's render of the same state (the pyramid built from scratch)."""
+    sky = SkyMemory()
+    a, b = pose(), pose(yaw=math.radians(60))
+    view = pose(yaw=math.radians(30))
+    sky.insert(sky_colour(a), K, a, torch.ones(SIZE, dtype=torch.bool))
+    first = sky.render(K, view, SIZE)
+    sky.insert(sky_colour(b) * 0.5, K, b, torch.ones(SIZE, dtype=torch.bool))  # a darker sky where b looks
+    for _ in range(2):
+        fresh = SkyMemory()
+        fresh.load_state_dict(sky.state_dict())
+        got, want = sky.render(K, view, SIZE), fresh.render(K, view, SIZE)
+        assert torch.equal(got[1], want[1]) and torch.equal(got[0], want[0])
+        assert got[1].sum() > first[1].sum()  # b's directions are seen now
+        sky.load_state_dict({})  # an empty sky: nothing is rendered
+        assert sky.empty and not bool(sky.render(K, view, SIZE)[1].any())
+        sky.load_state_dict(fresh.state_dict())
+
+
 def test_points_win_and_cracks_stay_holes():
     """The sky shows only where no point does, at depth 0 (infinity), and never in the cracks between
     the points of a magnified wall."""

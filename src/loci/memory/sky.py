@@ -22,11 +22,17 @@ STATE_KEYS = ("rgb", "weight")
 FALLBACK_LEVELS = 3  # render: up to 8× coarser panoramas for rays whose cells were not all seen
 
 
-def _sample_wrapped(pano: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples ``(C, H, W)`` of ``pano (C, h, w)`` at continuous cell coordinates
-    ``cells (H, W, 2)`` (column, row; cell ``k`` spans ``[k, k + 1)``), the columns wrapping around."""
-    _, h, w = pano.shape
-    padded = torch.cat([pano[..., -1:], pano, pano[..., :1]], -1)
+def _wrap_pad(pano: torch.Tensor) -> torch.Tensor:
+    """``pano (C, h, w)`` with its last column before the first and its first after the last ``(C, h, w + 2)``."""
+    return torch.cat([pano[..., -1:], pano, pano[..., :1]], -1)
+
+
+def _sample_wrapped(padded: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples ``(C, H, W)`` of a panorama ``(C, h, w)`` at continuous cell coordinates
+    ``cells (H, W, 2)`` (column, row; cell ``k`` spans ``[k, k + 1)``), the columns wrapping around;
+    ``padded (C, h, w + 2)``: the panorama through :func:`_wrap_pad`."""
+    _, h, w = padded.shape
+    w -= 2
     gx = (cells[..., 0] + 1) / (w + 2) * 2 - 1
     gy = cells[..., 1] / h * 2 - 1
     grid = torch.stack([gx, gy], -1)[None]
@@ -49,7 +55,9 @@ class SkyConfig:
 
 class SkyMemory:
     """Panorama ``rgb (C, H, W)`` float32 and ``weight (H, W)`` float32 (1 where seen), allocated on the
-    first insert that holds a sky pixel (a world without sky stores nothing)."""
+    first insert that holds a sky pixel (a world without sky stores nothing). Renders reuse the
+    panorama's pull pyramid until the next insert or load changes it (a session's generated frames
+    never do, so play renders the sky from a 160×120 view's rays alone)."""
 
     def __init__(self, channels: int = 3, cfg: SkyConfig | None = None):
         self.cfg = cfg or SkyConfig()
@@ -58,10 +66,28 @@ class SkyMemory:
         self.width = 2 * self.height
         self.rgb = torch.zeros(channels, 0, 0)
         self.weight = torch.zeros(0, 0)
+        self._pyramid: list[torch.Tensor] | None = None  # see _levels; None: to be built
 
     @property
     def empty(self) -> bool:
-        return self.weight.numel() == 0 or not bool((self.weight > 0).any())
+        return not self._levels()
+
+    def _levels(self) -> list[torch.Tensor]:
+        """The pull pyramid render samples, built once per change of the panorama: level ``i``
+        ``(C + 1, h / 2^i, w / 2^i + 2)`` (through :func:`_wrap_pad`) holds colour × weight and the
+        weight, each ``2^i`` block's colour summed and its weight capped at 1 (a block with one seen
+        cell is seen). Empty when nothing was seen."""
+        if self._pyramid is None:
+            self._pyramid = []
+            if self.weight.numel() and bool((self.weight > 0).any()):
+                level = torch.cat([self.rgb * self.weight, self.weight[None]])
+                for i in range(FALLBACK_LEVELS + 1):
+                    if i:
+                        total = F.avg_pool2d(level[None], 2)[0] * 4
+                        weight = total[-1:].clamp(max=1)
+                        level = torch.cat([total[:-1] / total[-1:].clamp(min=1e-6) * weight, weight])
+                    self._pyramid.append(_wrap_pad(level))
+        return self._pyramid
 
     @property
     def nbytes(self) -> int:
@@ -102,6 +128,7 @@ class SkyMemory:
         colours = self.rgb.reshape(self.channels, n)
         colours[:, hit] = (total[hit] / count[hit, None]).T
         self.weight.view(-1)[hit] = 1.0
+        self._pyramid = None
         return int(hit.sum())
 
     def render(
@@ -113,17 +140,13 @@ class SkyMemory:
         not all seen (a view coarser than the panorama inserts one cell in a few), the ray takes the
         first of up to ``FALLBACK_LEVELS`` 2×-coarser panoramas (pull-push) that has seen enough."""
         h, w = size
-        if self.empty:
+        levels = self._levels()
+        if not levels:
             return torch.zeros(self.channels, h, w), torch.zeros(h, w, dtype=torch.bool)
         cells = self._cells(K, pose, size)
-        level = torch.cat([self.rgb * self.weight, self.weight[None]])
         features = torch.zeros(self.channels, h, w)
         mask = torch.zeros(h, w, dtype=torch.bool)
-        for i in range(FALLBACK_LEVELS + 1):
-            if i:  # pull: sum 2×2 cells, weight capped at 1 (a block with one seen cell is seen)
-                total = F.avg_pool2d(level[None], 2)[0] * 4
-                weight = total[-1:].clamp(max=1)
-                level = torch.cat([total[:-1] / total[-1:].clamp(min=1e-6) * weight, weight])
+        for i, level in enumerate(levels):
             s = _sample_wrapped(level, cells / 2**i)
             take = ~mask & (s[-1] >= self.cfg.min_weight)
             features = torch.where(take, s[:-1] / s[-1].clamp(min=1e-6), features)
@@ -138,6 +161,7 @@ class SkyMemory:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Restore from :meth:`state_dict` (an empty state is an empty sky), validating shapes."""
         rgb, weight = state.get("rgb"), state.get("weight")
+        self._pyramid = None
         if rgb is None or weight is None or weight.numel() == 0:
             self.rgb, self.weight = torch.zeros(self.channels, 0, 0), torch.zeros(0, 0)
             return
