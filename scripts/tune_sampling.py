@@ -52,6 +52,17 @@ VARIANTS: dict[str, dict] = {
     "hole blend 0.5, ramp 4": {"start_from_fill": 0.3, "hole_blend": 0.5, "hole_ramp": 4},
     "hole blend 0.5, ramp 8": {"start_from_fill": 0.3, "hole_blend": 0.5, "hole_ramp": 8},
     "hole blend 0.5, ramp 12": {"start_from_fill": 0.3, "hole_blend": 0.5, "hole_ramp": 12},
+    "anchor on fill, hole blend 0.5": {"start_from_fill": 0.3, "hole_blend": 0.5, "anchor_from": "fill"},
+    "anchor on fill, hole blend 0.6": {"start_from_fill": 0.3, "hole_blend": 0.6, "anchor_from": "fill"},
+    "anchor on fill, hole blend 0.65": {"start_from_fill": 0.3, "hole_blend": 0.65, "anchor_from": "fill"},
+    "anchor on fill, hole blend 0.75": {"start_from_fill": 0.3, "hole_blend": 0.75, "anchor_from": "fill"},
+    "anchor on fill, hole blend 1.0": {"start_from_fill": 0.3, "hole_blend": 1.0, "anchor_from": "fill"},
+    "anchor on fill, hole blend 0.75, ramp 4": {
+        "start_from_fill": 0.3,
+        "hole_blend": 0.75,
+        "hole_ramp": 4,
+        "anchor_from": "fill",
+    },
     "hole blend 1.0, ramp 8": {"start_from_fill": 0.3, "hole_blend": 1.0, "hole_ramp": 8},
     "hole blend 1.0, ramp 16": {"start_from_fill": 0.3, "hole_blend": 1.0, "hole_ramp": 16},
 }
@@ -148,8 +159,10 @@ def main() -> None:
     unknown = set(chosen) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
-    # a variant without a ramp has none (not the engine's tuned one), as when it was first measured
-    runs |= {f"loci: {name}": ("loci", DitConfig(**{"hole_ramp": 0.0} | VARIANTS[name])) for name in chosen}
+    # a variant without a ramp has none and anchors on the memory's latents (not the engine's tuned
+    # values), as when it was first measured
+    pinned = {"hole_ramp": 0.0, "anchor_from": "memory"}
+    runs |= {f"loci: {name}": ("loci", DitConfig(**pinned | VARIANTS[name])) for name in chosen}
     table, per_case = {}, {}
     for label, (backend, dit) in runs.items():
         learned = learned_fields(args)

@@ -90,16 +90,24 @@ def test_bench_refuses_unknown_start_modes(capsys):
     assert len(err.splitlines()) == 1 and "--modes must be rgbd, rgb or both" in err
 
 
-def test_hole_blend_and_ramp_reach_the_learned_world_and_are_checked(capsys):
+def test_the_disocclusion_settings_reach_the_learned_world_and_are_checked(capsys):
     import argparse
 
     from loci.cli import _dit
     from loci.world.dit_backend import DitConfig
 
-    args = argparse.Namespace(sample_steps=2, memory="latent", hole_blend=0.25, hole_ramp=6.0)
-    assert (_dit(args).hole_blend, _dit(args).hole_ramp) == (0.25, 6.0)
-    unset = argparse.Namespace(sample_steps=2, memory="latent", hole_blend=None, hole_ramp=None)
-    assert (_dit(unset).hole_blend, _dit(unset).hole_ramp) == (DitConfig().hole_blend, DitConfig().hole_ramp)
+    args = argparse.Namespace(
+        sample_steps=2, memory="latent", hole_blend=0.25, hole_ramp=6.0, anchor_from="fill"
+    )
+    assert (_dit(args).hole_blend, _dit(args).hole_ramp, _dit(args).anchor_from) == (0.25, 6.0, "fill")
+    unset = argparse.Namespace(
+        sample_steps=2, memory="latent", hole_blend=None, hole_ramp=None, anchor_from=None
+    )
+    fields = ("hole_blend", "hole_ramp", "anchor_from")
+    assert [getattr(_dit(unset), k) for k in fields] == [getattr(DitConfig(), k) for k in fields]
+    with pytest.raises(SystemExit):  # argparse refuses a choice it does not know, by name
+        main(["bench", "--quick", "--backends", "loci", "--anchor-from", "noise"])
+    assert "--anchor-from: invalid choice: 'noise'" in capsys.readouterr().err
     assert main(["bench", "--quick", "--backends", "loci", "--hole-blend", "2"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "hole_blend must be in [0, 1], got 2.0" in err

@@ -96,7 +96,7 @@ def _learned(args: argparse.Namespace) -> dict:
 def _dit(args: argparse.Namespace):
     from loci.world.dit_backend import DitConfig
 
-    optional = {k: getattr(args, k) for k in ("hole_blend", "hole_ramp")}
+    optional = {k: getattr(args, k) for k in ("hole_blend", "hole_ramp", "anchor_from")}
     return DitConfig(
         steps=args.sample_steps, memory=args.memory, **{k: v for k, v in optional.items() if v is not None}
     )
@@ -133,6 +133,13 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="pixels over which that share ramps up from 0 at a disocclusion's border (default: tuned per engine)",
     )
+    p.add_argument(
+        "--anchor-from",
+        choices=("memory", "fill"),
+        default=None,
+        help="latents kept where the memory is valid while sampling: the memory's own or the encoded "
+        "inpainted render (default: tuned per engine)",
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
@@ -156,7 +163,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         + (f" --engines {args.engines}" if args.engines != "vizdoom,miniworld" else "")
         + (f" --modes {args.modes}" if args.modes != "rgbd,rgb" else "")
         + (f" --hole-blend {args.hole_blend}" if args.hole_blend is not None else "")
-        + (f" --hole-ramp {args.hole_ramp}" if args.hole_ramp is not None else ""),
+        + (f" --hole-ramp {args.hole_ramp}" if args.hole_ramp is not None else "")
+        + (f" --anchor-from {args.anchor_from}" if args.anchor_from is not None else ""),
         learned=_learned(args),
     )
     results = run_bench(cfg)

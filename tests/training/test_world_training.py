@@ -307,6 +307,47 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     np.testing.assert_array_equal(out.rgb[view.mask.numpy()], shown[view.mask.numpy()])
 
 
+def test_the_anchor_keeps_the_memory_or_the_encoded_fill_where_the_memory_is_valid(memory_setup):
+    """RePaint's known latents: the memory condition's own (``anchor_from="memory"``) or the tokenizer's
+    encoding of the inpainted point-memory render (``"fill"``, computed here with OpenCV), exactly,
+    where the latent memory is valid; generated elsewhere."""
+    _, tok, path = memory_setup
+    with pytest.raises(ValueError, match="anchor_from"):
+        DitConfig(anchor_from="noise")
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
+    depth = rng.uniform(1, 5, SIZE).astype(np.float32)
+    for source in ("memory", "fill"):
+        s = learned_world(tok, path, DitConfig(anchor=0.0, anchor_from=source, start_from_fill=0.5)).start(
+            rgb, depth
+        )
+        b = s.backend
+        turn = np.eye(4)
+        turn[:3, :3] = cv2.Rodrigues(np.array([0.0, 0.6, 0.0]))[0]  # 34° to the right: a third is new
+        target = s.frame.pose.astype(np.float64) @ turn
+        K = s.frame.K
+        latent = (SIZE[0] // b.tokenizer.downsample, SIZE[1] // b.tokenizer.downsample)
+        cond = b._memory_condition(target, K, SIZE, latent, s.memory)
+        C = b.model.config.latent_channels
+        valid = cond[0, 0, -1] > 0
+        assert valid.any() and not valid.all()
+        view = s.memory.render(
+            torch.from_numpy(K), torch.from_numpy(target.astype(np.float32)), SIZE, count_seen=False
+        )
+        shown = (view.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+        filled = cv2.inpaint(shown, (~view.mask.numpy()).astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        z_fill, _ = b.tokenizer.encode(
+            torch.from_numpy(filled).permute(2, 0, 1)[None].float() / 127.5 - 1,
+            torch.from_numpy(nearest_fill(view.depth.numpy(), view.mask.numpy()))[None],
+            b.scale,
+        )
+        s.step(target)
+        z = b.pending[0][0]
+        want = cond[0, 0, :C] if source == "memory" else z_fill[0]
+        torch.testing.assert_close(z[:, valid], want[:, valid])
+        assert not torch.allclose(z[:, ~valid], want[:, ~valid])
+
+
 def test_the_disocclusion_mix_follows_the_session_engine_unless_set(memory_setup):
     _, tok, path = memory_setup
     rng = np.random.default_rng(2)
@@ -315,12 +356,13 @@ def test_the_disocclusion_mix_follows_the_session_engine_unless_set(memory_setup
     world = learned_world(tok, path, DitConfig())
     for engine, tuned in (*ENGINE_SAMPLING.items(), (None, DEFAULT_SAMPLING)):
         cfg = world.start(rgb, depth, engine=engine).backend.cfg
-        assert (cfg.hole_blend, cfg.hole_ramp) == (tuned["hole_blend"], tuned["hole_ramp"])
+        assert {k: getattr(cfg, k) for k in tuned} == tuned
     assert ENGINE_SAMPLING["miniworld"] != ENGINE_SAMPLING["vizdoom"]
     # a value set by the user wins over the engine's
     mine = learned_world(tok, path, DitConfig(hole_blend=0.3)).start(rgb, depth, engine="miniworld")
     assert mine.backend.cfg.hole_blend == 0.3
     assert mine.backend.cfg.hole_ramp == ENGINE_SAMPLING["miniworld"]["hole_ramp"]
+    assert mine.backend.cfg.anchor_from == ENGINE_SAMPLING["miniworld"]["anchor_from"]
 
 
 def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_setup):

@@ -50,6 +50,7 @@ from .fill import closed_coverage, fill_holes
 from .frame import Frame
 
 MEMORY_MODES = ("latent", "points", "none")
+ANCHOR_SOURCES = ("memory", "fill")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,13 @@ class DitConfig:
     ``points`` mode). commit_t: flow time at which finished frames enter the cache. anchor: keep the
     memory's latents where it is valid while sampling, down to this flow time (RePaint-style
     replacement: the model generates the holes around what is remembered; the last steps below it
-    harmonise the seams); None = the memory is a condition only. composite: show the RGB point
+    harmonise the seams); None = the memory is a condition only. anchor_from: the latents kept
+    there: ``memory``, the memory condition's own (the warped latent memory, or in ``points`` mode
+    the encoded render), or ``fill``, the tokenizer's encoding of the RGB point memory's render with
+    its holes inpainted (the SDEdit start below; the memory condition's latents where there is none):
+    one encoding across a hole's border, where the warped latents beside generated ones made the
+    decoder draw a dark-and-bright line along it (BENCHMARKS.md). None: the value tuned for the
+    session's engine (:data:`ENGINE_SAMPLING`). composite: show the RGB point
     memory's pixels where it covers the view (the cracks between its splatted points inpainted from
     them, as ``warp`` does) and the generated pixels in the disocclusions, which alone then enter the
     point memory: the generator as a learned hole filler of the explicit memory. hole_depth: the depth
@@ -95,6 +102,7 @@ class DitConfig:
     remember: bool = True
     commit_t: float = 0.0
     anchor: float | None = 0.0
+    anchor_from: str | None = None
     composite: bool = True
     hole_depth: str = "nearest"
     start_from_fill: float | None = 0.3
@@ -107,6 +115,10 @@ class DitConfig:
             raise ValueError(f"DitConfig.memory must be one of {MEMORY_MODES}, got {self.memory!r}")
         if self.steps < 1 or self.window < 1 or not 0 <= self.commit_t < 1:
             raise ValueError("DitConfig needs steps >= 1, window >= 1 and commit_t in [0, 1)")
+        if self.anchor_from is not None and self.anchor_from not in ANCHOR_SOURCES:
+            raise ValueError(
+                f"DitConfig.anchor_from must be one of {ANCHOR_SOURCES}, got {self.anchor_from!r}"
+            )
         if self.hole_depth not in ("generated", "nearest"):
             raise ValueError(
                 f"DitConfig.hole_depth must be 'generated' or 'nearest', got {self.hole_depth!r}"
@@ -133,13 +145,15 @@ class DitConfig:
 
 # The disocclusion mix tuned per engine (BENCHMARKS.md: "The disocclusion mix per engine"). Doom:
 # the inpainting alone at the disocclusions' border, ramping to 3 parts generated in 4 pixels in
-# (SSIM and PSNR up on the 40 held-out cases at the same TA). MiniWorld: half and half everywhere;
-# its flat walls are better continued by the inpainting than by the Doom-trained generator's
-# textures. An image of unknown origin gets Doom's (the generator's training world).
-DEFAULT_SAMPLING: dict[str, float] = {"hole_blend": 0.75, "hole_ramp": 4.0}
-ENGINE_SAMPLING: dict[str, dict[str, float]] = {
+# (SSIM and PSNR up on the 40 held-out cases at the same TA), the memory's latents anchored.
+# MiniWorld: half and half everywhere, its flat walls better continued by the inpainting than by the
+# Doom-trained generator's textures, and the encoded fill anchored, so no line is drawn where a
+# generated strip meets the memory (on Doom's busy textures that gains nothing). An image of unknown
+# origin gets Doom's (the generator's training world).
+DEFAULT_SAMPLING: dict[str, float | str] = {"hole_blend": 0.75, "hole_ramp": 4.0, "anchor_from": "memory"}
+ENGINE_SAMPLING: dict[str, dict[str, float | str]] = {
     "vizdoom": DEFAULT_SAMPLING,
-    "miniworld": {"hole_blend": 0.5, "hole_ramp": 0.0},
+    "miniworld": {"hole_blend": 0.6, "hole_ramp": 0.0, "anchor_from": "fill"},
 }
 
 
@@ -355,6 +369,12 @@ class DitBackend(Backend):
                 _rgb_tensor(fill[0]), torch.from_numpy(fill[1])[None], self.scale
             )
             init = (z_fill[:, None], self.cfg.start_from_fill)
+        if known is not None and self.cfg.anchor_from == "fill" and fill is not None:
+            if init is None:
+                z_fill, _ = self.tokenizer.encode(
+                    _rgb_tensor(fill[0]), torch.from_numpy(fill[1])[None], self.scale
+                )
+            known = Known(z_fill[:, None], known.mask, known.until)
         z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler, known=known, init=init)
         t_gen = time.perf_counter()
         t = torch.full((1, 1), self.cfg.commit_t)
