@@ -146,7 +146,7 @@ class DitConfig:
 # The disocclusion mix tuned per engine (BENCHMARKS.md: "The disocclusion mix per engine"). Doom:
 # the inpainting alone at the disocclusions' border, ramping to 3 parts generated in 4 pixels in
 # (SSIM and PSNR up on the 40 held-out cases at the same TA), the memory's latents anchored.
-# MiniWorld: half and half everywhere, its flat walls better continued by the inpainting than by the
+# MiniWorld: 0.6 generated everywhere, its flat walls better continued by the inpainting than by the
 # Doom-trained generator's textures, and the encoded fill anchored, so no line is drawn where a
 # generated strip meets the memory (on Doom's busy textures that gains nothing). An image of unknown
 # origin gets Doom's (the generator's training world).
@@ -355,26 +355,24 @@ class DitBackend(Backend):
             C = c.latent_channels
             known = Known(mem[:, :, :C], mem[:, :, -1:] > 0, self.cfg.anchor)
         Kt, Pt = torch.from_numpy(K).float(), torch.from_numpy(pose.astype(np.float32))
+        anchor_fill = known is not None and self.cfg.anchor_from == "fill"
         seen = (
             memory.render(Kt, Pt, size, count_seen=False)
-            if self.cfg.composite or self.cfg.start_from_fill
+            if self.cfg.composite or self.cfg.start_from_fill or anchor_fill
             else None
         )
         init, fill = None, None  # fill: the render with its holes inpainted (uint8 RGB, depth)
         if seen is not None and bool(seen.mask.any()):
             shown = (seen.features.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
             fill = fill_holes(shown, seen.depth.numpy(), seen.mask.numpy(), "inpaint")
-        if self.cfg.start_from_fill is not None and fill is not None:
+        if fill is not None and (self.cfg.start_from_fill is not None or anchor_fill):
             z_fill, _ = self.tokenizer.encode(
                 _rgb_tensor(fill[0]), torch.from_numpy(fill[1])[None], self.scale
             )
-            init = (z_fill[:, None], self.cfg.start_from_fill)
-        if known is not None and self.cfg.anchor_from == "fill" and fill is not None:
-            if init is None:
-                z_fill, _ = self.tokenizer.encode(
-                    _rgb_tensor(fill[0]), torch.from_numpy(fill[1])[None], self.scale
-                )
-            known = Known(z_fill[:, None], known.mask, known.until)
+            if self.cfg.start_from_fill is not None:
+                init = (z_fill[:, None], self.cfg.start_from_fill)
+            if anchor_fill:
+                known = Known(z_fill[:, None], known.mask, known.until)
         z = sample_chunk(self.model, noise, self.cache, attend, i, cond, self.sampler, known=known, init=init)
         t_gen = time.perf_counter()
         t = torch.full((1, 1), self.cfg.commit_t)
