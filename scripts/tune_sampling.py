@@ -1,9 +1,11 @@
 """Choose the learned world's sampling settings on *training* levels (never the benchmark's test levels).
 
 Usage: ``python scripts/tune_sampling.py [--world-checkpoint PATH] [--tokenizer PATH] [--levels MAP05,MAP12]
-[--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--no-baselines] [--light none] [--light-strength 1]``
+[--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--scale 4] [--no-baselines] [--light none]
+[--light-strength 1]``
 Runs ``engine`` (its own frames: the oracle of the camera metrics), ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.dit_backend.DitConfig`
-below on scenarios of the benchmark (default ``turns`` and ``random_walk``), from training-split
+below on scenarios of the benchmark (default ``turns`` and ``random_walk``, a quarter of the full
+suite's lengths unless ``--scale`` says otherwise), from training-split
 ViZDoom (or, with ``--engine miniworld``, MiniWorld) starts, and prints teacher-forced and free-running PSNR / SSIM and Trajectory Accuracy per variant; writes JSON.
 """
 
@@ -141,13 +143,18 @@ def main() -> None:
         help="WorldConfig.light_strength of the loci runs (a number or none)",
     )
     ap.add_argument("--scenarios", default="turns,random_walk", help="benchmark scenarios, comma-separated")
+    ap.add_argument(
+        "--scale", type=int, default=4, help="scenario lengths divided by this (1: the full suite's lengths)"
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     names = args.scenarios.split(",")
-    picked = [s for s in scenarios(4) if s.name in names]
+    if args.scale < 1:
+        raise SystemExit(f"--scale must be >= 1, got {args.scale}")
+    picked = [s for s in scenarios(args.scale) if s.name in names]
     if len(picked) != len(names):
-        raise SystemExit(f"unknown scenarios in {names}; choose from {[s.name for s in scenarios(4)]}")
+        raise SystemExit(f"unknown scenarios in {names}; choose from {[s.name for s in scenarios(1)]}")
     cases = [Case(args.engine, level, 7, s) for level in args.levels.split(",") for s in picked]
     held_out = sorted({c.level for c in cases if split_of(c.engine, c.level, c.seed) != "train"})
     if held_out:
@@ -200,6 +207,7 @@ def main() -> None:
         "engine": args.engine,
         "levels": args.levels,
         "scenarios": args.scenarios,
+        "scale": args.scale,
         "checkpoint": args.world_checkpoint,
         "tokenizer": args.tokenizer,
         "light": args.light,
