@@ -26,6 +26,7 @@ from loci.eval.metrics import ssim
 from loci.eval.runner import run_backend
 from loci.eval.suite import build_suite
 from loci.eval.truth import record_truth
+from loci.io import atomic_write_bytes, hstack_panels, label_image
 from loci.world.dit_backend import DitConfig
 
 BACKENDS = ("warp", "copy-last", "loci", "dit")
@@ -56,11 +57,8 @@ def parse_variant(text: str) -> tuple[str, str, dict]:
 
 
 def tile(rgb: np.ndarray, text: str) -> np.ndarray:
-    """``rgb (H, W, 3)`` enlarged 2× with ``text`` on a dark band at the top."""
-    big = cv2.resize(rgb, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-    cv2.rectangle(big, (0, 0), (big.shape[1], 16), (0, 0, 0), -1)
-    cv2.putText(big, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
-    return big
+    """``rgb (H, W, 3)`` enlarged 2×, labelled."""
+    return label_image(cv2.resize(rgb, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST), text)
 
 
 def main() -> None:
@@ -98,15 +96,13 @@ def main() -> None:
             score = ssim(p.rgb[t], truth.rgb[t])
             cells.append(tile(p.rgb[t], f"{label}: SSIM {score:.3f}"))
             print(f"frame {t:3d}  {label:40s} SSIM {score:.3f}")
-        rows.append(np.concatenate(cells, 1))
+        rows.append(hstack_panels(*cells))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(out.suffix or ".png", np.concatenate(rows, 0)[..., ::-1])
     if not ok:
         raise SystemExit(f"could not encode {out}")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(buf.tobytes())
-    tmp.replace(out)
+    atomic_write_bytes(out, buf.tobytes())
     print(f"wrote {out}")
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from loci.data.splits import split_of
 from loci.engines import Engine, make_engine
-from loci.io import Mp4Writer, atomic_path, atomic_write_text, hstack_panels, machine_info
+from loci.io import Mp4Writer, atomic_path, atomic_write_text, hstack_panels, label_image, machine_info
 from loci.world import PointMemoryConfig, World, WorldConfig
 from loci.world.backends import LEARNED_BACKENDS
 
@@ -350,19 +350,12 @@ def plot_psnr(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    import cv2
-
-    out = img.copy()
-    cv2.putText(out, text, (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.putText(out, text, (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
-
-
 def write_video(truth: Truth, rollouts: list[Rollout], path: Path, fps: float = 15.0) -> None:
     """truth | each backend that ran, side by side, labelled, one MP4 frame per frame."""
     ran = [r for r in rollouts if r.rgb is not None]
     with Mp4Writer(path, fps=fps) as video:
         for t in tqdm(range(len(truth)), desc="video", unit="frame", leave=False):
-            panels = [_label(truth.rgb[t], f"truth {t}")] + [_label(r.rgb[t], r.backend) for r in ran]
+            panels = [label_image(truth.rgb[t], f"truth {t}")] + [
+                label_image(r.rgb[t], r.backend) for r in ran
+            ]
             video.write(hstack_panels(*panels))

@@ -9,7 +9,7 @@ from .digest import file_digest
 from .machine import calls_per_second, machine_info
 from .topdown import TopDownMap, draw_top_down, ground_frame
 from .video import Mp4Writer, write_mp4
-from .visual import colorize_depth, hstack_panels, to_uint8_image
+from .visual import colorize_depth, hstack_panels, label_image, to_uint8_image
 
 __all__ = [
     "Mp4Writer",
@@ -26,6 +26,7 @@ __all__ = [
     "file_digest",
     "ground_frame",
     "hstack_panels",
+    "label_image",
     "machine_info",
     "to_uint8_image",
     "write_mp4",

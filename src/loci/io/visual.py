@@ -1,4 +1,4 @@
-"""Images for people: float tensors to uint8, depth to colour, side-by-side panels."""
+"""Images for people: float tensors to uint8, depth to colour, side-by-side panels, labels."""
 
 from __future__ import annotations
 
@@ -54,3 +54,15 @@ def hstack_panels(*panels: np.ndarray, gap: int = 2) -> np.ndarray:
     for p in panels[1:]:
         out += [sep, p]
     return np.concatenate(out, 1)
+
+
+def label_image(img: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``img (H, W, 3)`` uint8 with ``text`` written small at its top left, white on a
+    black outline (readable on any background)."""
+    out = img.copy()
+    # the outline is the same thin text shifted around it: a thicker stroke would also widen the
+    # glyphs' advance (Hershey fonts), and drift off the white text along a long label
+    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
+        cv2.putText(out, text, (4 + dx, 11 + dy), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(out, text, (4, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
