@@ -4,8 +4,9 @@ Usage: ``python benchmarks/world.py [--steps 200] [--start doom:MAP01] [--backen
 Drives each backend with the same scripted keys (walk, turn, look) from a ViZDoom start frame at
 160×120 and 320×240 (the learned ``loci``/``dit`` worlds at 160×120, the size they were trained at)
 and reports steps/s, the latency of ``session.step`` (median, p95), which is the key-to-frame latency
-the player adds before encoding, and the median of each stage a backend times. Prints a Markdown
-table; writes JSON.
+the player adds before encoding, the median of each stage a backend times, and the share of the
+frame's pixels backed by the memory or an observation (``Frame.coverage``; the rest the backend
+made up: generated or inpainted). Prints a Markdown table; writes JSON.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ def measure(world: str, start: str, size: tuple[int, int], steps: int, learned: 
     session = start_session(world, start, size, learned)
     for k in KEYS[:5]:  # warm-up
         session.step(k)
-    lat, stages = [], {}
+    lat, stages, covered = [], {}, []
     t0 = time.perf_counter()
     for k in KEYS[5 : 5 + steps]:
         t = time.perf_counter()
         frame = session.step(k)
         lat.append((time.perf_counter() - t) * 1000)
+        covered.append(float(np.mean(frame.coverage)))
         for name, ms in frame.timings.items():
             if name != "total_ms":
                 stages.setdefault(name, []).append(ms)
@@ -48,6 +50,7 @@ def measure(world: str, start: str, size: tuple[int, int], steps: int, learned: 
         "latency_ms_median": float(np.median(lat)),
         "latency_ms_p95": float(np.percentile(lat, 95)),
         "memory_points": len(session.memory),
+        "covered_share": float(np.mean(covered)),
     }
 
 
@@ -76,13 +79,13 @@ def main() -> None:
         f"start {args.start}, {args.steps} steps; machine: {info['cpu']}, {info['cores']} cores, torch threads {torch.get_num_threads()}"
     )
     print(
-        "| backend | size | steps/s | latency median (ms) | latency p95 (ms) | memory points | stages (median ms) |"
+        "| backend | size | steps/s | latency median (ms) | latency p95 (ms) | memory points | covered | stages (median ms) |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         stages = ", ".join(f"{k.removesuffix('_ms')} {v:.1f}" for k, v in r["stages_ms_median"].items())
         print(
-            f"| {r['backend']} | {r['size']} | {r['steps_per_s']:.0f} | {r['latency_ms_median']:.1f} | {r['latency_ms_p95']:.1f} | {r['memory_points']} | {stages} |"
+            f"| {r['backend']} | {r['size']} | {r['steps_per_s']:.0f} | {r['latency_ms_median']:.1f} | {r['latency_ms_p95']:.1f} | {r['memory_points']} | {100 * r['covered_share']:.0f} % | {stages} |"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     payload = {"start": args.start, "machine": info, "world_checkpoint": args.world_checkpoint, "rows": rows}

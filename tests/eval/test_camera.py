@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from loci.eval.camera import (
@@ -14,6 +14,7 @@ from loci.eval.camera import (
     _judged,
     _rotation_parallax,
     _translation_only,
+    essential_matrix,
     estimate_trajectory,
 )
 from loci.eval.poses import chain, step_motions
@@ -90,6 +91,76 @@ def test_estimator_survives_bad_frames():
     noise = np.random.default_rng(0).integers(0, 256, (3, 60, 80, 3), dtype=np.uint8)
     m = estimate_trajectory(noise, np.array([[40, 0, 40], [0, 40, 30], [0, 0, 1.0]]))
     assert m.poses.shape == (3, 4, 4) and m.valid.shape == (2,)
+
+
+def _rotation(axis, angle: float) -> np.ndarray:
+    """Closed-form rotation matrix (Rodrigues) about ``axis (3,)`` by ``angle`` rad."""
+    k = np.asarray(axis, np.float64) / np.linalg.norm(axis)
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + math.sin(angle) * kx + (1 - math.cos(angle)) * kx @ kx
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    axis=st.tuples(*[st.floats(-1, 1)] * 3).filter(lambda a: np.linalg.norm(a) > 0.1),
+    angle=st.floats(0.0, 0.3),
+    seed=st.integers(0, 2**16),
+)
+@example(axis=(0.0, 1.0, 0.0), angle=0.0, seed=0)  # identical frames: copy-last, a frozen world
+@example(axis=(0.0, 1.0, 0.0), angle=0.05, seed=1)  # an exact turn (Q/E)
+@example(axis=(1.0, 0.0, 0.0), angle=0.02, seed=2)  # an exact look up (R/F)
+def test_essential_matrix_of_an_exact_pure_rotation(axis, angle, seed):
+    """Bearings related by an exact rotation make every minimal sample degenerate: Nistér's
+    polynomial vanishes, which OpenCV 5's solvePoly refuses with an assertion (OpenCV 4 returned
+    spurious roots). The estimate must still come back, keep the points as inliers, and let the
+    rotation-only fit recover the closed-form rotation."""
+    rng = np.random.default_rng(seed)
+    R = _rotation(axis, angle)
+    xa = rng.uniform(-0.8, 0.8, (150, 2))
+    hb = np.concatenate([xa, np.ones((150, 1))], axis=1) @ R.T
+    xb = hb[:, :2] / hb[:, 2:]
+    K = np.array([[80.0, 0, 80], [0, 80, 60], [0, 0, 1]])
+    E, mask = essential_matrix(xa, xb, threshold=1.0 / 80, confidence=0.999)
+    assert E is None or (E.shape[1] == 3 and E.shape[0] % 3 == 0)  # a pure rotation may have none
+    assert mask.shape == (150, 1) and mask.sum() >= 140
+    pb = (hb / hb[:, 2:]) @ K.T
+    R_fit, parallax = _rotation_parallax(xa, xb, pb[:, :2], K)
+    assert parallax < 1e-6
+    np.testing.assert_allclose(R_fit, R, atol=1e-8)
+
+
+def test_essential_matrix_of_a_real_translation_is_ransacs():
+    """Where no sample is degenerate the estimate is plain RANSAC's: the epipolar constraint of the
+    true motion holds on the inliers, and the fit equals ``cv2.findEssentialMat`` with RANSAC."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.uniform(-2, 2, (200, 2)), rng.uniform(3, 8, (200, 1))], axis=1)
+    R, t = _rotation((0, 1, 0), 0.05), np.array([0.2, 0.0, 0.5])
+    Y = X @ R.T + t
+    xa, xb = X[:, :2] / X[:, 2:], Y[:, :2] / Y[:, 2:]
+    E, mask = essential_matrix(xa, xb, threshold=1e-3, confidence=0.999)
+    E_cv, mask_cv = cv2.findEssentialMat(xa, xb, np.eye(3), method=cv2.RANSAC, prob=0.999, threshold=1e-3)
+    np.testing.assert_array_equal(E, E_cv)
+    np.testing.assert_array_equal(mask, mask_cv)
+    tx = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
+    E_true = tx @ R
+    E0 = E[:3] * np.sign(np.vdot(E[:3], E_true)) / np.linalg.norm(E[:3])
+    np.testing.assert_allclose(E0, E_true / np.linalg.norm(E_true), atol=1e-6)
+
+
+def test_estimator_on_identical_frames_is_a_valid_standstill(synthetic):
+    """A world that repeats its frame (copy-last, a paused player) stood still: every step is
+    estimated, none translated, and the trajectory stays at the identity — on OpenCV 4 and 5."""
+    frame = synthetic["rgb"][:1]
+    for cfg in (MotionConfig(features="orb"), MotionConfig(features="klt")):
+        m = estimate_trajectory(np.repeat(frame, 4, axis=0), synthetic["K"][:4], config=cfg)
+        assert m.valid.all() and not m.translated.any()
+        np.testing.assert_allclose(m.poses, np.broadcast_to(np.eye(4), (4, 4, 4)), atol=1e-9)
+        m = estimate_trajectory(
+            np.repeat(frame, 3, axis=0), synthetic["K"][:3], depth=synthetic["depth"][:3], config=cfg
+        )
+        assert m.valid.all() and not m.translated.any()
 
 
 def _walk(name: str, **cfg):

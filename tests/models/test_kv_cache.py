@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loci.models.kv_cache import CacheGeometry, KVCache, evict_except, sink_and_window, sliding_window
@@ -97,6 +97,8 @@ def test_policies_by_example():
     assert sliding_window(slots, 3) == [7, 8, 9]
     assert sliding_window(slots, 0) == []
     assert sliding_window(slots[:2], 5) == [0, 1]
+    assert sliding_window(slots[:5], 8) == [0, 1, 2, 3, 4]  # window/2 < n < window: every slot
+    assert sliding_window(slots[:7], 8) == list(range(7))
     assert sink_and_window(slots, 2, 3) == [0, 1, 7, 8, 9]
     assert sink_and_window(slots[:4], 2, 3) == [0, 1, 2, 3]  # overlap counted once
     assert sink_and_window(slots, 0, 2) == [8, 9]
@@ -106,7 +108,26 @@ def test_policies_by_example():
         sink_and_window(slots, -1, 2)
 
 
+@given(st.integers(0, 30), st.integers(0, 12))
+@example(5, 8)  # window/2 < n < window: the old slicing slots[n - window:] kept 3 of these 5
+@example(7, 8)
+@example(3, 4)
+@example(8, 8)
+@example(9, 8)
+@example(0, 8)
+@example(4, 0)
+def test_sliding_window_properties(n, window):
+    """The newest min(n, window) slots, oldest first: slot i is kept exactly when i >= n - window."""
+    slots = [f"s{i}" for i in range(n)]
+    chosen = sliding_window(slots, window)
+    assert chosen == [s for i, s in enumerate(slots) if i >= n - window]
+    assert len(chosen) == min(n, window)
+
+
 @given(st.integers(0, 30), st.integers(0, 6), st.integers(0, 8))
+@example(5, 0, 8)  # the sliding window's edge case under a sink
+@example(6, 2, 8)
+@example(3, 1, 4)
 def test_sink_and_window_properties(n, sink, window):
     slots = [f"s{i}" for i in range(n)]
     chosen = sink_and_window(slots, sink, window)

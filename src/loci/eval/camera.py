@@ -197,6 +197,39 @@ def _judged(inliers: np.ndarray, pa: np.ndarray, depth_a: np.ndarray | None, cfg
     return near if near.sum() >= cfg.min_inliers else inliers
 
 
+def essential_matrix(
+    xa: np.ndarray, xb: np.ndarray, threshold: float, confidence: float
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Two-view fit of normalised points ``(N, 2)``: ``(E (3k, 3) or None, inlier mask (N, 1) or None)``.
+
+    ``cv2.findEssentialMat`` by RANSAC, whose minimal fits are Nistér's 5-point solver ending in the
+    roots of a degree-10 polynomial (``cv2.solvePoly``). When a sample's bearings are related by an
+    exact pure rotation (identical frames, a static overlay, a copied image) every ``[t]x R`` fits and
+    that polynomial vanishes identically: OpenCV 4 returns spurious roots (and RANSAC an arbitrary
+    ``E`` that may keep few of the points), OpenCV 5 fails the assertion on its leading coefficient.
+    Then the fit is made by USAC, whose 5-point solver (a Gröbner basis solved as an eigenproblem)
+    has no polynomial to vanish, and may still find no ``E`` (None): a pure rotation has none.
+
+    So that both versions agree on such motion, the mask is the larger of ``E``'s inliers and the
+    inliers within ``threshold`` of the best rotation-only fit (:func:`_rotation_parallax`): a
+    rotation explains more points than the essential matrix only where the motion is one. On
+    ordinary motion the result is RANSAC's, on either version.
+    """
+    args = (xa, xb, np.eye(3))
+    try:
+        E, mask = cv2.findEssentialMat(*args, method=cv2.RANSAC, prob=confidence, threshold=threshold)
+    except cv2.error as e:
+        if getattr(e, "func", None) != "solvePoly":
+            raise
+        E, mask = cv2.findEssentialMat(*args, method=cv2.USAC_DEFAULT, prob=confidence, threshold=threshold)
+    if len(xa) >= 3:
+        R, _ = _rotation_parallax(xa, xb, xb, np.eye(3))
+        rotation = np.linalg.norm(_project(xa, R, np.eye(3)) - xb, axis=1) < threshold
+        if mask is None or rotation.sum() > mask.sum():
+            mask = rotation[:, None].astype(np.uint8)
+    return E, mask
+
+
 def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, bool, int, int, float]:
     """One pair: ``(motion 4x4 cam_b -> cam_a, valid, translated, matches, inliers, parallax)``."""
     pa, pb = match_frames(a, b, cfg)
@@ -206,12 +239,10 @@ def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, b
         return eye, False, False, n, 0, np.nan
     xa, xb = _normalize(pa, Ka), _normalize(pb, Kb)
     f = float(np.sqrt(Ka[0, 0] * Ka[1, 1]))
-    E, mask = cv2.findEssentialMat(
-        xa, xb, np.eye(3), method=cv2.RANSAC, prob=cfg.ransac_confidence, threshold=cfg.ransac_px / f
-    )
-    if E is None or E.shape[0] < 3 or mask is None or mask.sum() < cfg.min_inliers:
+    E, mask = essential_matrix(xa, xb, cfg.ransac_px / f, cfg.ransac_confidence)
+    if (E is not None and E.shape[0] < 3) or mask is None or mask.sum() < cfg.min_inliers:
         return eye, False, False, n, 0, np.nan
-    E, inl = E[:3], mask[:, 0] > 0  # several solutions stack as (3k, 3): take the first
+    inl = mask[:, 0] > 0
     # A pure rotation satisfies every essential matrix [t]x R: decide it by the inliers' parallax.
     judge = _judged(inl, pa, depth_a, cfg)
     R_rot, parallax = _rotation_parallax(xa[judge], xb[judge], pb[judge], Kb)
@@ -220,8 +251,11 @@ def _step(a, b, Ka, Kb, depth_a, cfg: MotionConfig) -> tuple[np.ndarray, bool, b
         R, t, inliers, translated = R_rot, np.zeros(3), int(inl.sum()), False
     elif depth_a is not None and (res := _pnp(pa, pb, Ka, Kb, depth_a, cfg)) is not None:
         (R, t, inliers), translated = res, True
+    elif E is None:  # parallax that no rotation explains, yet no essential matrix to explain it
+        return eye, False, False, n, int(inl.sum()), parallax
     else:  # no depth, or too few matches on known depth (sky, void): the essential matrix's direction
-        inliers, R, t, _ = cv2.recoverPose(E, xa, xb, np.eye(3), mask=mask)
+        # several solutions stack as (3k, 3): take the first
+        inliers, R, t, _ = cv2.recoverPose(E[:3], xa, xb, np.eye(3), mask=mask)
         t, translated = t[:, 0], True
         if inliers < cfg.min_inliers:
             return eye, False, False, n, int(inliers), parallax

@@ -181,7 +181,7 @@ def sliding_window(slots: Sequence[SlotId], window: int) -> list[SlotId]:
     """The newest ``window`` slots of ``slots`` (ordered oldest first), oldest first."""
     if window < 0:
         raise ValueError(f"window must be >= 0, got {window}")
-    return list(slots[len(slots) - window :]) if window else []
+    return list(slots[max(0, len(slots) - window) :]) if window else []
 
 
 def sink_and_window(slots: Sequence[SlotId], sink: int, window: int) -> list[SlotId]:
