@@ -15,50 +15,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from websockets.asyncio.client import connect
 
 from loci.io import atomic_write_text, machine_info
+from play_client import connect_player, free_port, next_frame, start_player, stop_player
 
 KEYS = "WWWWQQWWEEWWDDWWSSQQ"
 WARM_UP = 10
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def drive(port: int, steps: int, timeout_s: float) -> tuple[list[dict[str, float]], list[float]]:
     """Connect (retrying while the player starts), step ``steps`` times; (each step's server timings
     in ms, round-trip ms)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            ws = await connect(f"ws://127.0.0.1:{port}/ws", max_size=2**24)
-            break
-        except OSError as err:
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the player did not listen on port {port} within {timeout_s:.0f} s"
-                ) from err
-            await asyncio.sleep(0.5)
+    ws = await connect_player(port, timeout_s)
 
     async def frame() -> dict:
-        while True:
-            msg = json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
-            if msg["type"] == "error":
-                raise RuntimeError(f"the player answered an error: {msg['message']}")
-            if msg["type"] == "frame":
-                return msg
+        return await next_frame(ws, timeout_s)
 
     server, trip = [], []
     async with ws:
@@ -75,27 +50,11 @@ async def drive(port: int, steps: int, timeout_s: float) -> tuple[list[dict[str,
 
 def measure(world: str, threads: int, steps: int, timeout_s: float) -> dict:
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "loci.cli",
-        "play",
-        "--world",
-        world,
-        "--port",
-        str(port),
-        "--threads",
-        str(threads),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+    proc = start_player(world, port, threads)
     try:
         server, trip = asyncio.run(drive(port, steps, timeout_s))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_player(proc)
     server_ms = [t["server_ms"] for t in server]
     parts = sorted({k for t in server for k in t} - {"server_ms"})
     return {

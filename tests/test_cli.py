@@ -120,3 +120,34 @@ def test_play_refuses_a_negative_thread_count(capsys):
     assert main(["play", "--threads", "-1"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "--threads must be >= 0" in err
+
+
+PLAY = ["play", "--world", "copy-last", "--start", "synthetic:room"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rollout", "--world", "copy-last", "--start", "synthetic:room", "--actions", ""], "holds no key"),
+        (
+            ["rollout", "--world", "copy-last", "--start", "synthetic:room", "--actions", "W", "--fps", "0"],
+            "--fps",
+        ),
+        (["bench", "--quick", "--backends", "nosuch"], "unknown backend(s) 'nosuch'; valid: warp"),
+        (["bench", "--quick", "--backends", "warp,warp"], "backends named twice"),
+        (["bench", "--quick", "--engines", "quake"], "unknown engine(s) 'quake'"),
+        ([*PLAY, "--allow-origin", "evil.example"], "allow_origins entries look like http://host:port"),
+        ([*PLAY, "--max-saves", "0"], "max_saves must be >= 1"),
+        ([*PLAY, "--max-sessions-per-client", "0"], "max_sessions_per_client must be >= 1"),
+    ],
+)
+def test_bad_command_lines_fail_fast_with_one_line(tmp_path, capsys, argv, message):
+    """Each was a traceback, a silent acceptance or a failure after minutes of work."""
+    import time
+
+    t0 = time.perf_counter()
+    code = main([*argv, *(["--out", str(tmp_path / "o.mp4")] if argv[0] == "rollout" else [])])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "o.mp4").exists()
+    print(f"{argv[0]} refused in {time.perf_counter() - t0:.2f} s")

@@ -49,9 +49,15 @@ def _cmd_data_generate(args: argparse.Namespace) -> None:
     )
 
 
+def _check_fps(fps: float) -> None:
+    if not 0 < fps <= 240:
+        raise ValueError(f"--fps must be in (0, 240], got {fps}")
+
+
 def _cmd_data_show(args: argparse.Namespace) -> None:
     from loci.data.show import show_episode
 
+    _check_fps(args.fps)
     print(f"wrote {show_episode(args.episode, args.out, fps=args.fps).resolve()}")
 
 
@@ -61,9 +67,13 @@ def _cmd_rollout(args: argparse.Namespace) -> None:
 
     if (args.actions is None) == (args.trajectory is None):
         raise ValueError("give exactly one of --actions or --trajectory")
-    actions = (
-        key_actions(args.actions) if args.actions else trajectory_actions(Trajectory.load(args.trajectory))
-    )
+    if args.actions is not None:
+        actions = key_actions(args.actions)
+        if not actions:
+            raise ValueError(f"--actions {args.actions!r} holds no key; give at least one, e.g. 'WWQQ'")
+    else:
+        actions = trajectory_actions(Trajectory.load(args.trajectory))
+    _check_fps(args.fps)
     session = start_session(args.world, args.start, (args.height, args.width), _learned(args))
     out = write_rollout(session, actions, args.out, fps=args.fps)
     print(f"wrote {out.resolve()} and {out.with_suffix('.json').resolve()}")
@@ -80,8 +90,19 @@ def _cmd_play(args: argparse.Namespace) -> None:
 
         torch.set_num_threads(args.threads)
     make_session = session_factory(args.world, args.start, (args.height, args.width), _learned(args))
+    config = PlayerConfig(
+        make_session=make_session,
+        host=args.host,
+        port=args.port,
+        saves_dir=args.saves,
+        allow_hosts=tuple(args.allow_host),
+        allow_origins=tuple(args.allow_origin),
+        max_saves=args.max_saves,
+        max_saves_mb=args.max_saves_mb,
+        max_sessions_per_client=args.max_sessions_per_client,
+    )
     make_session()  # build once up front: a bad world or start fails here, with one clear line
-    run_player(PlayerConfig(make_session=make_session, host=args.host, port=args.port, saves_dir=args.saves))
+    run_player(config)
 
 
 def _learned(args: argparse.Namespace) -> dict:
@@ -215,6 +236,35 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback only)")
     play.add_argument("--port", type=int, default=8765)
     play.add_argument("--saves", default="outputs/sessions", help="where saved worlds go")
+    play.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to serve besides loopback and --host (repeatable; e.g. the machine's LAN name)",
+    )
+    play.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a page origin (http://name:port) whose WebSockets are accepted besides the player's own (repeatable)",
+    )
+    play.add_argument(
+        "--max-saves", type=int, default=100, help="saved worlds kept at most (default: %(default)s)"
+    )
+    play.add_argument(
+        "--max-saves-mb",
+        type=float,
+        default=2048.0,
+        help="total size of saved worlds, MiB (default: %(default)s)",
+    )
+    play.add_argument(
+        "--max-sessions-per-client",
+        type=int,
+        default=4,
+        help="sessions one client address may hold (default: %(default)s)",
+    )
     play.add_argument("--height", type=int, default=120)
     play.add_argument("--width", type=int, default=160)
     play.add_argument(

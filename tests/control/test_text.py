@@ -193,3 +193,31 @@ def test_compose_deltas():
     a, b = key_delta("WQ"), key_delta("R")
     assert torch.allclose(compose_deltas([a, b]), a @ b, atol=1e-6)
     assert ypr_angles(compose_deltas([key_delta("E")])[:3, :3])[0] > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("move forward 1000000000", "one clause moves at most 100 m"),
+        ("move forward " + "1" + "0" * 20, "one clause moves at most 100 m"),
+        ("strafe left 100.5 m", "at most 100 m"),
+        ("turn left 3601 degrees", "at most 3600 degrees"),
+        ("look up 63 radians", "at most 3600 degrees"),  # 3609.6 degrees
+        ("turn right 1" + "0" * 308 + " rad", "at most 3600 degrees"),  # inf after the unit
+    ],
+)
+def test_amounts_are_bounded(text, needle):
+    with pytest.raises(ValueError, match=needle):
+        parse_text(text)
+
+
+def test_amounts_at_the_limits_are_walked_exactly():
+    """100 m and 3600 degrees are allowed; a tighter TextConfig lowers the limits."""
+    forward = compose_deltas(parse_text("move forward 100"))
+    torch.testing.assert_close(forward[:3, 3], torch.tensor([0.0, 0.0, 100.0]))
+    ten_turns = compose_deltas(parse_text("turn left 3600 degrees"))
+    torch.testing.assert_close(ten_turns, torch.eye(4), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="at most 2 m"):
+        parse_text("move forward 3", cfg=TextConfig(max_move_m=2.0))
+    with pytest.raises(ValueError, match="max_move_m"):
+        TextConfig(max_move_m=float("inf"))

@@ -51,6 +51,11 @@ def test_valid_messages_parse_to_typed_dataclasses():
         (json.dumps({"type": "load", "name": "a" * 65}), "bad save name"),
         ('{"type":"save"}', "bad save name"),
         (json.dumps({"type": "list", "pad": "x" * MAX_MESSAGE_BYTES}), "limit"),
+        ("[" * 1000 + "]" * 1000, "nested too deeply"),  # was RecursionError, an 'internal error'
+        ('{"type":"step","keys":"W","t":' + "9" * 4000 + "}", "'t' must be within"),  # was OverflowError
+        ('{"type":"step","keys":"W","t":1e300}', "'t' must be a finite number within"),
+        ('{"type":"step","keys":"W","t":NaN}', "'t' must be a finite number"),
+        ('{"type":"step","keys":"W","t":-Infinity}', "'t' must be a finite number"),
     ],
 )
 def test_bad_messages_raise_protocol_errors(raw, needle):

@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 
 from loci.serve import PlayerConfig, create_app, player_url
 
+BASE = "http://127.0.0.1:8765"  # the Host the player serves (TestClient's default 'testserver' is refused)
+WS = "ws://127.0.0.1:8765/ws"  # TestClient.websocket_connect would otherwise send Host: testserver
+
 
 def _decode(b64: str) -> np.ndarray:
     img = cv2.imdecode(np.frombuffer(base64.b64decode(b64), np.uint8), cv2.IMREAD_COLOR)
@@ -25,7 +28,7 @@ def _pose(frame: dict) -> np.ndarray:
 
 @pytest.fixture
 def client(player_config: PlayerConfig):
-    with TestClient(create_app(player_config)) as c:
+    with TestClient(create_app(player_config), base_url=BASE) as c:
         yield c
 
 
@@ -39,7 +42,7 @@ def test_page_and_assets_are_served(client):
 
 
 def test_step_returns_a_frame_with_images_and_a_moved_pose(client):
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect(WS) as ws:
         first = ws.receive_json()
         assert first["type"] == "frame" and first["index"] == 0 and first["seq"] is None
         ws.send_json({"type": "step", "keys": "W", "t": 1234.5, "seq": 1})
@@ -69,7 +72,7 @@ BAD = [
 
 
 def test_bad_messages_get_errors_and_the_connection_keeps_working(client):
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect(WS) as ws:
         ws.receive_json()
         for raw in BAD:
             ws.send_text(raw)
@@ -83,7 +86,7 @@ def test_bad_messages_get_errors_and_the_connection_keeps_working(client):
 
 
 def test_unknown_key_error_names_the_key_and_echoes_seq(client):
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect(WS) as ws:
         ws.receive_json()
         ws.send_json({"type": "step", "keys": "X", "seq": 5})
         reply = ws.receive_json()
@@ -92,7 +95,7 @@ def test_unknown_key_error_names_the_key_and_echoes_seq(client):
 
 
 def test_two_connections_have_isolated_sessions(client):
-    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
+    with client.websocket_connect(WS) as a, client.websocket_connect(WS) as b:
         a0, b0 = a.receive_json(), b.receive_json()
         for i in range(3):
             a.send_json({"type": "step", "keys": "W", "seq": i})
@@ -105,7 +108,7 @@ def test_two_connections_have_isolated_sessions(client):
 
 
 def test_text_command_turns_the_camera(client):
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect(WS) as ws:
         ws.receive_json()
         ws.send_json({"type": "text", "text": "turn left 30 degrees", "seq": 1})
         frame = ws.receive_json()
@@ -115,7 +118,7 @@ def test_text_command_turns_the_camera(client):
 
 
 def test_save_list_load_round_trip_and_reset(client, player_config):
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect(WS) as ws:
         ws.receive_json()
         for keys in ("W", "WQ", "D"):
             ws.send_json({"type": "step", "keys": keys})
@@ -144,7 +147,7 @@ def test_save_list_load_round_trip_and_reset(client, player_config):
 def test_corrupt_save_file_is_an_error_not_a_crash(client, player_config):
     player_config.saves_dir.mkdir(parents=True)
     (player_config.saves_dir / "broken.safetensors").write_bytes(b"not a session")
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect(WS) as ws:
         ws.receive_json()
         ws.send_json({"type": "load", "name": "broken"})
         reply = ws.receive_json()
@@ -158,7 +161,7 @@ def test_a_failing_factory_reports_an_error(tmp_path):
         raise RuntimeError("no engine here")
 
     cfg = PlayerConfig(make_session=boom, saves_dir=tmp_path)
-    with TestClient(create_app(cfg)) as c, c.websocket_connect("/ws") as ws:
+    with TestClient(create_app(cfg), base_url=BASE) as c, c.websocket_connect(WS) as ws:
         reply = ws.receive_json()
     assert reply["type"] == "error" and "no engine here" in reply["message"]
 
@@ -171,13 +174,68 @@ def test_config_is_validated(make_session):
 
 def test_connections_beyond_max_sessions_are_told_so(make_session, tmp_path):
     cfg = PlayerConfig(make_session=make_session, saves_dir=tmp_path, max_sessions=1)
-    with TestClient(create_app(cfg)) as c, c.websocket_connect("/ws") as first:
+    with TestClient(create_app(cfg), base_url=BASE) as c, c.websocket_connect(WS) as first:
         assert first.receive_json()["type"] == "frame"
-        with c.websocket_connect("/ws") as second:
+        with c.websocket_connect(WS) as second:
             reply = second.receive_json()
         assert reply["type"] == "error" and "full" in reply["message"]
         first.send_json({"type": "step", "keys": "W"})
         assert first.receive_json()["index"] == 1
+
+
+def test_one_client_cannot_take_every_session(make_session, tmp_path):
+    cfg = PlayerConfig(
+        make_session=make_session, saves_dir=tmp_path, max_sessions=8, max_sessions_per_client=2
+    )
+    with TestClient(create_app(cfg), base_url=BASE) as c, c.websocket_connect(WS) as a:
+        assert a.receive_json()["type"] == "frame"
+        with c.websocket_connect(WS) as b:
+            assert b.receive_json()["type"] == "frame"
+            with c.websocket_connect(WS) as third:
+                reply = third.receive_json()
+            assert reply["type"] == "error" and "already holds 2 sessions" in reply["message"]
+        with c.websocket_connect(WS) as again:  # a closed one frees its slot
+            assert again.receive_json()["type"] == "frame"
+
+
+def test_saves_are_capped_by_count_and_size_and_stale_temporaries_swept(make_session, tmp_path):
+    import os
+    import time
+
+    saves = tmp_path / "saves"
+    saves.mkdir()
+    stale = saves / ".old.safetensors.abc123.safetensors"  # what a killed save leaves
+    stale.write_bytes(b"")
+    os.utime(stale, (time.time() - 3600,) * 2)
+    fresh = saves / ".live.safetensors.def456.safetensors"  # a save in progress elsewhere: kept
+    fresh.write_bytes(b"")
+    cfg = PlayerConfig(make_session=make_session, saves_dir=saves, max_saves=2)
+    with TestClient(create_app(cfg), base_url=BASE) as c, c.websocket_connect(WS) as ws:
+        assert not stale.exists() and fresh.exists()
+        ws.receive_json()
+        for name in ("a", "b"):
+            ws.send_json({"type": "save", "name": name})
+            assert ws.receive_json()["type"] == "saved"
+            assert ws.receive_json()["type"] == "saves"
+        ws.send_json({"type": "save", "name": "c"})
+        reply = ws.receive_json()
+        assert reply["type"] == "error" and "2 saved worlds already" in reply["message"]
+        ws.send_json({"type": "save", "name": "a"})  # overwriting one is fine
+        assert ws.receive_json()["type"] == "saved"
+        assert ws.receive_json()["names"] == ["a", "b"]
+    size_mb = (saves / "a.safetensors").stat().st_size / 2**20
+    cfg = PlayerConfig(make_session=make_session, saves_dir=saves, max_saves_mb=size_mb * 2.5)
+    with TestClient(create_app(cfg), base_url=BASE) as c, c.websocket_connect(WS) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "save", "name": "c"})
+        reply = ws.receive_json()
+        assert reply["type"] == "error" and "near the cap" in reply["message"]
+        ws.send_json({"type": "step", "keys": "W"})
+        assert ws.receive_json()["type"] == "frame"
+    assert sorted(p.name for p in saves.iterdir() if not p.name.startswith(".")) == [
+        "a.safetensors",
+        "b.safetensors",
+    ]
 
 
 def test_player_url(make_session):

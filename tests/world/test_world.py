@@ -135,6 +135,60 @@ def test_corrupt_saves_are_rejected_and_never_half_written(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["s.safetensors"]
 
 
+def test_saved_worlds_carry_a_digest_and_refuse_flips_nan_and_unknown_versions(tmp_path):
+    """A bit flip anywhere in a save's tensor data, NaN in a learned world's KV cache (even under a
+    matching digest, as a buggy writer would leave it) and an unknown version are refused by name;
+    a version-1 save (before digests) still loads and continues exactly."""
+    import random
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from loci.io import tensors_digest
+
+    rgb, depth, K = synthetic_start()
+    s = World(WorldConfig(backend="loci", collision_m=None)).start(rgb, depth, K)
+    s.step("W")
+    path = tmp_path / "s.safetensors"
+    s.save(path)
+    good = path.read_bytes()
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata()
+    assert meta["version"] == "2" and meta["tensors_sha256"] == tensors_digest(load_file(str(path)))
+    rng, start = random.Random(1), 8 + int.from_bytes(good[:8], "little")
+    flipped = tmp_path / "flipped.safetensors"
+    for _ in range(8):
+        blob = bytearray(good)
+        blob[rng.randrange(start, len(blob))] ^= 1 << rng.randrange(8)
+        flipped.write_bytes(bytes(blob))
+        with pytest.raises(ValueError, match="is corrupt: its tensor data does not match"):
+            World.load_session(flipped)
+
+    tensors = load_file(str(path))
+    cache = sorted(
+        k for k in tensors if k.startswith("backend.") and "key" in k and tensors[k].is_floating_point()
+    )
+    assert cache, sorted(tensors)
+    tensors[cache[0]].view(-1)[0] = float("nan")
+    nan = tmp_path / "nan.safetensors"
+    save_file(tensors, str(nan), metadata=meta | {"tensors_sha256": tensors_digest(tensors)})
+    with pytest.raises(ValueError, match=rf"tensor '{cache[0]}' holds 1 NaN/inf"):
+        World.load_session(nan)
+
+    future = tmp_path / "future.safetensors"
+    save_file(load_file(str(path)), str(future), metadata=meta | {"version": "3"})
+    with pytest.raises(ValueError, match="session version '3' is not supported"):
+        World.load_session(future)
+    v1 = tmp_path / "v1.safetensors"
+    save_file(
+        load_file(str(path)),
+        str(v1),
+        metadata={k: v for k, v in meta.items() if k != "tensors_sha256"} | {"version": "1"},
+    )
+    loaded = World.load_session(v1)
+    np.testing.assert_array_equal(s.step("Q").rgb, loaded.step("Q").rgb)
+
+
 def test_memory_budget_and_revisits():
     rgb, depth, K = synthetic_start()
     s = World().start(rgb, depth, K)

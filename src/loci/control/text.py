@@ -39,9 +39,13 @@ class TextConfig:
 
     max_chars: longest accepted command. move_decimals / angle_decimals: rounding in descriptions.
     min_move_m / min_angle_deg: components whose rounded size is below these are left out.
+    max_move_m / max_angle_deg: the largest amount one clause may ask for (``move forward 1e9`` is
+    refused, not walked): 100 m, ten full turns.
     """
 
     max_chars: int = 500
+    max_move_m: float = 100.0
+    max_angle_deg: float = 3600.0
     move_decimals: int = 2
     angle_decimals: int = 1
     min_move_m: float = 0.01
@@ -53,6 +57,10 @@ class TextConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "max_chars" else 0):
                 sign = "positive" if name == "max_chars" else "non-negative"
                 raise ValueError(f"TextConfig.{name} must be a {sign} int, got {v!r}")
+        for name in ("max_move_m", "max_angle_deg"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < math.inf:
+                raise ValueError(f"TextConfig.{name} must be a positive finite number, got {v!r}")
         for name in ("min_move_m", "min_angle_deg"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and v >= 0):
@@ -92,7 +100,7 @@ def _bad_word(word: str, clause: list[str], expected: str) -> ValueError:
     return ValueError(f"{kind} word {word!r} in {' '.join(clause)!r}; expected {expected}")
 
 
-def _clause_twist(clause: list[str], steps: KeyStepConfig) -> torch.Tensor:
+def _clause_twist(clause: list[str], steps: KeyStepConfig, cfg: TextConfig) -> torch.Tensor:
     """Twist ``(6,)`` float64 of one clause (a list of tokens)."""
     xi = torch.zeros(6, dtype=torch.float64)
     verb, rest = clause[0], clause[1:]
@@ -130,6 +138,11 @@ def _clause_twist(clause: list[str], steps: KeyStepConfig) -> torch.Tensor:
     if rest:
         what = "distance" if kind == "move" else "angle"
         raise _bad_word(rest[0], clause, f"at most an amount and its {what} unit ({', '.join(units)})")
+    limit, unit = (cfg.max_move_m, "m") if kind == "move" else (cfg.max_angle_deg, "degrees")
+    if abs(amount) > limit:
+        raise ValueError(
+            f"{' '.join(clause)[:60]!r} asks for {amount:.4g} {unit}; one clause moves at most {limit:g} {unit}"
+        )
     xi[index] = sign * (amount if kind == "move" else math.radians(amount))
     return xi
 
@@ -155,7 +168,7 @@ def parse_text(
     clauses = [c for c in clauses if c]
     if not clauses:
         raise ValueError(f"empty command {text!r}; say 'stay still' to stand still")
-    return [se3_exp(_clause_twist(c, steps)).to(torch.float32) for c in clauses]
+    return [se3_exp(_clause_twist(c, steps, cfg)).to(torch.float32) for c in clauses]
 
 
 def compose_deltas(deltas: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from loci.engines import make_engine
+from loci.world.backends import BACKENDS
 
 from .report import write_report
 from .runner import Prediction, run_backend
@@ -42,6 +43,25 @@ class BenchConfig:
     videos: int = 3
     command: str = "loci bench"
     learned: dict = field(default_factory=dict)  # WorldConfig fields for learned backends (checkpoints)
+
+    def __post_init__(self) -> None:
+        """Refuse unknown names before anything runs (a typo must not cost a suite's minutes)."""
+        for what, given, valid in (
+            ("backend", self.backends, BACKENDS),
+            ("engine", self.engines, ("vizdoom", "miniworld", "synthetic")),
+            ("mode", self.modes, ("rgbd", "rgb")),
+        ):
+            if not given:
+                raise ValueError(f"no {what}s to run; valid: {', '.join(valid)}")
+            unknown = [g for g in given if g not in valid]
+            if unknown:
+                raise ValueError(
+                    f"unknown {what}(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}"
+                )
+            if len(set(given)) != len(given):
+                raise ValueError(f"{what}s named twice: {', '.join(given)}")
+        if self.videos < 0:
+            raise ValueError(f"videos must be >= 0, got {self.videos}")
 
 
 def peak_rss_mb() -> float:

@@ -19,6 +19,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
+from loci.io.digest import check_finite, check_manifest
+
 FORMAT = "loci.light_falloff"
 
 
@@ -112,6 +114,8 @@ def load_light_falloff(path: str | os.PathLike) -> LightFalloff:
         raise ValueError(f"{path} is not a readable safetensors file ({err})") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a loci light falloff (format {meta.get('format')!r})")
+    check_manifest(path)
+    check_finite(tensors, str(path))
     missing = {"log_depth", "log_brightness"} - set(tensors)
     if missing:
         raise ValueError(f"{path}: light falloff lacks {sorted(missing)}")

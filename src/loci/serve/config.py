@@ -18,6 +18,12 @@ class PlayerConfig:
     side in pixels; max_sessions: concurrent connections served; ws_max_bytes: the WebSocket
     frame limit given to uvicorn (larger messages close the connection; the protocol's own limit
     of 4 KB answers with an error).
+
+    allow_hosts: Host names served besides the loopback names and ``host`` (DNS-rebinding guard);
+    allow_origins: page origins (``http://name:port``) whose WebSockets are accepted besides the
+    player's own; max_sessions_per_client: connections one client address may hold at once.
+    max_saves / max_saves_mb: how many saved worlds ``saves_dir`` may hold, and their total size.
+    max_pending: messages of one connection queued while it is busy (more are answered with an error).
     """
 
     make_session: Callable[[], Session]
@@ -28,6 +34,12 @@ class PlayerConfig:
     map_size: int = 240
     max_sessions: int = 8
     ws_max_bytes: int = 65536
+    allow_hosts: tuple[str, ...] = ()
+    allow_origins: tuple[str, ...] = ()
+    max_sessions_per_client: int = 4
+    max_saves: int = 100
+    max_pending: int = 512
+    max_saves_mb: float = 2048.0
 
     def __post_init__(self) -> None:
         if not callable(self.make_session):
@@ -40,4 +52,17 @@ class PlayerConfig:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
+        if self.max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
+        if self.max_sessions_per_client < 1:
+            raise ValueError(f"max_sessions_per_client must be >= 1, got {self.max_sessions_per_client}")
+        if self.max_saves < 1 or not self.max_saves_mb > 0:
+            raise ValueError(
+                f"max_saves must be >= 1 and max_saves_mb > 0, got {self.max_saves}, {self.max_saves_mb}"
+            )
+        for origin in self.allow_origins:
+            if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") != 2:
+                raise ValueError(f"allow_origins entries look like http://host:port, got {origin!r}")
+        object.__setattr__(self, "allow_hosts", tuple(self.allow_hosts))
+        object.__setattr__(self, "allow_origins", tuple(self.allow_origins))
         object.__setattr__(self, "saves_dir", Path(self.saves_dir))

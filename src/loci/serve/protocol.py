@@ -22,6 +22,7 @@ from loci.world import parse_action
 
 MAX_MESSAGE_BYTES = 4096
 MAX_TEXT = 500
+MAX_T_MS = 1e15  # |t|: client milliseconds (Date.now() is about 1.8e12)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -108,8 +109,12 @@ def _t(obj: dict, seq: int | None) -> float | None:
     t = obj.get("t")
     if t is None:
         return None
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+    if isinstance(t, bool) or not isinstance(t, int | float):
         raise ProtocolError("'t' must be a finite number (client milliseconds)", seq)
+    if isinstance(t, int) and abs(t) > MAX_T_MS:  # before float(): a 400-digit int overflows it
+        raise ProtocolError(f"'t' must be within ±{MAX_T_MS:.0e} (client milliseconds)", seq)
+    if not math.isfinite(t) or abs(t) > MAX_T_MS:
+        raise ProtocolError(f"'t' must be a finite number within ±{MAX_T_MS:.0e} (client milliseconds)", seq)
     return float(t)
 
 
@@ -139,8 +144,12 @@ def parse_message(raw: str | bytes) -> Message:
         raise ProtocolError(f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
         obj = json.loads(raw)
+    except RecursionError:
+        raise ProtocolError("malformed message: JSON nested too deeply") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ProtocolError(f"malformed JSON: {err}") from None
+    except ValueError as err:  # e.g. an integer longer than Python's 4300-digit limit
+        raise ProtocolError(f"malformed message: {str(err)[:120]}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(f"a message must be a JSON object, got {type(obj).__name__}")
     kind = obj.get("type")

@@ -6,10 +6,12 @@ connection's steps are serialized and the event loop never waits on torch or an 
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from loci.io import sweep_temporaries
 from loci.world import Session, World
 
 from .config import PlayerConfig
@@ -17,13 +19,23 @@ from .encode import frame_message
 from .protocol import ListSaves, Load, Message, ProtocolError, Reset, Save, Step, Text, check_name
 
 SUFFIX = ".safetensors"
+log = logging.getLogger("loci.serve")
 
 
 class SaveStore:
-    """Named sessions as ``<root>/<name>.safetensors``; names are checked, so no path leaves ``root``."""
+    """Named sessions as ``<root>/<name>.safetensors``; names are checked, so no path leaves ``root``.
 
-    def __init__(self, root: Path):
+    At most ``max_saves`` files and ``max_mb`` MiB in all: a save that would pass either is refused
+    with the reason (replacing an existing save counts its old size out). Temporary files left by a
+    save that was killed are swept when the store opens.
+    """
+
+    def __init__(self, root: Path, max_saves: int = 100, max_mb: float = 2048.0):
         self.root = Path(root)
+        self.max_saves, self.max_bytes = max_saves, int(max_mb * 2**20)
+        swept = sweep_temporaries(self.root, SUFFIX)
+        if swept:
+            log.warning("removed %d temporary file(s) of interrupted saves in %s", len(swept), self.root)
 
     def path(self, name: str) -> Path:
         return self.root / f"{check_name(name)}{SUFFIX}"
@@ -34,10 +46,36 @@ class SaveStore:
         found = (p.name.removesuffix(SUFFIX) for p in self.root.glob(f"*{SUFFIX}") if p.is_file())
         return sorted(n for n in found if _valid_name(n))
 
+    def _sizes(self) -> dict[str, int]:
+        out = {}
+        for n in self.names():
+            try:
+                out[n] = self.path(n).stat().st_size
+            except OSError:
+                continue
+        return out
+
+    def check_room(self, name: str) -> None:
+        """Raise :class:`ProtocolError` when saving ``name`` would pass the count or size cap."""
+        sizes = self._sizes()
+        if name not in sizes and len(sizes) >= self.max_saves:
+            raise ProtocolError(
+                f"{len(sizes)} saved worlds already, the most this player keeps (--max-saves {self.max_saves}); "
+                f"overwrite one or delete some from {self.root}"
+            )
+        others = sum(v for k, v in sizes.items() if k != name)
+        expect = max(sizes.values(), default=0)  # a new save is about as large as the largest so far
+        if others + expect > self.max_bytes:
+            raise ProtocolError(
+                f"saved worlds take {others / 2**20:.0f} MiB, near the cap of {self.max_bytes / 2**20:.0f} MiB "
+                f"(--max-saves-mb); overwrite one or delete some from {self.root}"
+            )
+
     def save(self, session: Session, name: str) -> None:
         path = self.path(name)
+        self.check_room(name)
         self.root.mkdir(parents=True, exist_ok=True)
-        session.save(str(path))  # atomic
+        session.save(str(path))  # atomic; the directory is fsynced after the rename
 
     def load(self, name: str) -> Session:
         path = self.path(name)

@@ -5,11 +5,15 @@ Layout of one file (never pickle)::
     tensors   model.<name>                   the model's state dict
               optim.<param index>.<key>      optimizer per-parameter state tensors (e.g. Adam moments)
     metadata  format = "loci.checkpoint", version, kind (e.g. "tokenizer"), step,
-              config (model config JSON), optim_groups (param_groups JSON), extra (JSON)
+              config (model config JSON), optim_groups (param_groups JSON), extra (JSON),
+              tensors_sha256 (:func:`loci.io.tensors_digest` of all tensors; version 2 on)
 
-Writes are atomic (a reader sees the old file or the new one). Loading checks the file and, through
-:func:`load_weights`, that the weights match the model built from the stored config: any missing,
-unexpected or differently shaped tensor raises ``ValueError`` naming it.
+Writes are atomic (a reader sees the old file or the new one). Loading refuses, with ``ValueError``
+naming the file and what failed: an unknown version; tensor data whose digest is not the recorded
+one (a bit flip, a truncated or spliced file); a file that a ``SHA256SUMS`` manifest beside it lists
+with another digest (the shipped weights, version 1, are covered that way); NaN or inf in any
+tensor. Through :func:`load_weights` it checks that the weights match the model built from the
+stored config: any missing, unexpected or differently shaped tensor raises ``ValueError`` naming it.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from torch import nn
 
 from loci.io.atomic import atomic_write_bytes
 from loci.io.configs import config_from_dict, config_to_dict
+from loci.io.digest import check_finite, check_manifest, tensors_digest
 
 FORMAT = "loci.checkpoint"
-VERSION = 1
+VERSION = 2
+READS = ("1", "2")  # version 1: no digest in the file (a manifest may hold one)
 
 
 @dataclass
@@ -77,6 +83,7 @@ def save_checkpoint(
                 value = value if isinstance(value, torch.Tensor) else torch.tensor(value)
                 tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
         meta["optim_groups"] = json.dumps(opt["param_groups"])
+    meta["tensors_sha256"] = tensors_digest(tensors)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, save(tensors, metadata=meta))
@@ -96,8 +103,13 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> Checkpo
         raise ValueError(f"{path} is not a readable safetensors checkpoint: {err}") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a loci checkpoint (metadata format {meta.get('format')!r})")
+    if meta.get("version") not in READS:
+        raise ValueError(
+            f"{path}: checkpoint version {meta.get('version')!r} is not supported (this loci reads {', '.join(READS)})"
+        )
     if kind is not None and meta.get("kind") != kind:
         raise ValueError(f"{path} holds a {meta.get('kind')!r} checkpoint, expected {kind!r}")
+    check_integrity(path, tensors, meta)
     try:
         config = json.loads(meta["config"])
         step = int(meta.get("step", "0"))
@@ -117,6 +129,20 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> Checkpo
                 state.setdefault(int(index), {})[key] = v
         optimizer_state = {"state": state, "param_groups": groups}
     return Checkpoint(meta["kind"], config, model_state, step, optimizer_state, extra)
+
+
+def check_integrity(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    """Refuse a checkpoint whose data is not what was written (digests) or not finite."""
+    check_manifest(path)
+    if meta.get("version") != "1":
+        recorded = meta.get("tensors_sha256")
+        if recorded is None:
+            raise ValueError(f"{path}: version {meta.get('version')} checkpoint without tensors_sha256")
+        if tensors_digest(tensors) != recorded:
+            raise ValueError(
+                f"{path} is corrupt: its tensor data does not match the digest recorded when it was written"
+            )
+    check_finite(tensors, str(path))
 
 
 def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor], where: str = "checkpoint") -> None:

@@ -7,7 +7,8 @@ deterministic), and the replayed pose is checked against the saved one. Learned 
 their backend's state too (KV cache, latent memory, noise generator), so a loaded session continues
 exactly as the saved one would have, and the SHA-256 of the weights that made them: their cache and
 latent memory mean nothing to other weights, so a session meets other weights with a clear error
-instead of continuing as noise.
+instead of continuing as noise. From version 2 the metadata also holds the SHA-256 of all tensor
+data (``tensors_sha256``), checked on load; NaN or inf anywhere in a saved state is refused.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from loci.engines import Engine, make_engine
-from loci.io import atomic_path, config_from_dict, config_to_dict
+from loci.io import atomic_path, check_finite, config_from_dict, config_to_dict, tensors_digest
 
 from .backends import LEARNED_BACKENDS, EngineBackend
 from .frame import Frame
 from .session import Session
 
 FORMAT = "loci.session"
-VERSION = "1"
+VERSION = "2"
+READS = ("1", "2")  # version 1 (no digest) still loads
 # Learned sessions saved before the weights' digests were recorded were made by the first shipped pair
 # (in git up to commit 4cfa33a, src/loci/models/weights/{world,tokenizer}_doom.safetensors).
 FIRST_SHIPPED_WEIGHTS = {
@@ -66,9 +68,12 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
     weights = session.world.weights_id()
     if weights is not None:
         meta["weights"] = json.dumps(weights)
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
+    check_finite(tensors, "the session to save")
+    meta["tensors_sha256"] = tensors_digest(tensors)
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 
@@ -83,10 +88,18 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         raise ValueError(f"{path} is not a readable safetensors file ({err})") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a saved loci session")
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in READS:
         raise ValueError(
-            f"{path}: session version {meta.get('version')!r} is not supported (this loci reads {VERSION})"
+            f"{path}: session version {meta.get('version')!r} is not supported (this loci reads {', '.join(READS)})"
         )
+    if meta["version"] != "1":
+        if "tensors_sha256" not in meta:
+            raise ValueError(f"{path}: version {meta['version']} session without tensors_sha256")
+        if tensors_digest(tensors) != meta["tensors_sha256"]:
+            raise ValueError(
+                f"{path} is corrupt: its tensor data does not match the digest recorded when it was saved"
+            )
+    check_finite(tensors, str(path))
     return tensors, meta
 
 
