@@ -43,7 +43,7 @@ async def soak(port: int, pid: int, steps: int, every: int, save_every: int, tim
             {"step": 0, "rss_mb": rss_mb(pid), "steps_per_s": float("nan"), "points": first.get("points")}
         )
         t_window = time.perf_counter()
-        for i in tqdm(range(1, steps + 1), desc="soak", unit="step"):
+        for i in tqdm(range(1, steps + 1), desc="soak", unit="step", mininterval=5):
             if i % 97 == 0:
                 await ws.send(json.dumps({"type": "text", "text": "turn left 30 degrees", "seq": i}))
             else:
