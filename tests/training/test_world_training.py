@@ -226,6 +226,10 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     with safe_open(str(path.parent / "loci.safetensors"), "pt") as fh:
         meta, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
     tensors["backend.cache.keys"] = tensors["backend.cache.keys"][..., :1].contiguous()
+    from loci.io import tensors_digest
+
+    # a consistent file (its digest recomputed), only of the wrong shape: the shape check names it
+    meta = meta | {"tensors_sha256": tensors_digest(tensors)}
     save_file(tensors, str(path.parent / "bad.safetensors"), metadata=meta)
     with pytest.raises(ValueError, match="does not fit"):
         World.load_session(str(path.parent / "bad.safetensors"))
