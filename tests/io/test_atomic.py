@@ -55,3 +55,30 @@ def test_sweep_removes_only_old_leftovers_of_the_suffix(tmp_path):
     assert sweep_temporaries(tmp_path, ".safetensors") == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([young.name, other.name, keep.name])
     assert sweep_temporaries(tmp_path / "missing", ".safetensors") == []
+
+
+def test_freed_memory_goes_back_to_the_os():
+    """After a burst of freed small allocations, glibc's malloc_trim gives pages back: the
+    resident size drops (read from /proc; skipped where there is no glibc or no /proc)."""
+    import ctypes.util
+
+    from loci.io.memory import release_free_memory
+
+    status = "/proc/self/status"
+    if ctypes.util.find_library("c") is None or not os.path.exists(status):
+        pytest.skip("needs glibc and /proc")
+
+    def rss_kb() -> int:
+        for line in open(status).read().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    release_free_memory()
+    chunks = [bytearray(2000) for _ in range(60_000)]  # ~120 MB of small blocks on the heap
+    del chunks[: len(chunks) - 1]  # all freed but the last: the heap cannot shrink from its top
+    before = rss_kb()
+    assert release_free_memory() is True
+    after = rss_kb()
+    print(f"RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB")
+    assert after < before - 50_000

@@ -24,6 +24,7 @@ class PlayerConfig:
     player's own; max_sessions_per_client: connections one client address may hold at once.
     max_saves / max_saves_mb: how many saved worlds ``saves_dir`` may hold, and their total size.
     max_pending: messages of one connection queued while it is busy (more are answered with an error).
+    trim_every: give the allocator's freed memory back to the OS every this many messages (0: never).
     """
 
     make_session: Callable[[], Session]
@@ -39,6 +40,7 @@ class PlayerConfig:
     max_sessions_per_client: int = 4
     max_saves: int = 100
     max_pending: int = 512
+    trim_every: int = 250
     max_saves_mb: float = 2048.0
 
     def __post_init__(self) -> None:
@@ -52,6 +54,8 @@ class PlayerConfig:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
+        if self.trim_every < 0:
+            raise ValueError(f"trim_every must be >= 0, got {self.trim_every}")
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
         if self.max_sessions_per_client < 1:

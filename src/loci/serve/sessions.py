@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loci.io import sweep_temporaries
+from loci.io.memory import release_free_memory
 from loci.world import Session, World
 
 from .config import PlayerConfig
@@ -102,6 +103,7 @@ class PlayerSession:
         self.cfg = cfg
         self.store = store
         self.session: Session | None = None
+        self.handled = 0  # messages answered; every cfg.trim_every of them the allocator is trimmed
 
     def _frame(self, t0: float, seq: int | None = None, t: float | None = None) -> dict[str, Any]:
         assert self.session is not None
@@ -119,7 +121,19 @@ class PlayerSession:
         self.session = None
 
     def handle(self, msg: Message) -> list[dict[str, Any]]:
-        """Replies to ``msg`` (raises :class:`ProtocolError` for a request that cannot be served)."""
+        """Replies to ``msg`` (raises :class:`ProtocolError` for a request that cannot be served).
+
+        Every ``cfg.trim_every`` messages, and after each save, load or reset, the memory the
+        allocator freed goes back to the OS (:func:`loci.io.memory.release_free_memory`)."""
+        self.handled += 1
+        try:
+            return self._handle(msg)
+        finally:
+            busy = isinstance(msg, Save | Load | Reset)
+            if self.cfg.trim_every and (busy or self.handled % self.cfg.trim_every == 0):
+                release_free_memory()
+
+    def _handle(self, msg: Message) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         if self.session is None:
             raise ProtocolError("the world is not open yet")
