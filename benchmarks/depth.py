@@ -30,9 +30,10 @@ from loci.data.dataset import WindowDataset
 from loci.data.episode import Episode
 from loci.io import atomic_write_text, calls_per_second, machine_info
 from loci.io.configs import config_from_dict
+from loci.models.checkpoint import load_checkpoint
 from loci.models.depth import DepthNet, DepthNetConfig
-from loci.training.checkpoint import load_checkpoint
-from loci.training.depth import evaluate_depth, known_mask, load_depth_model
+from loci.models.loading import load_depth_model
+from loci.training.depth import evaluate_depth, known_mask
 
 SIZE = (120, 160)
 

@@ -19,8 +19,7 @@ from pathlib import Path
 import torch
 
 from loci.eval.long_rollout import LongRolloutConfig, markdown_table, run
-from loci.world import PointMemoryConfig, SkyConfig
-from loci.world.dit_backend import DitConfig
+from loci.world import DitConfig, PointMemoryConfig, SkyConfig
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from loci.io import atomic_write_text, machine_info
-from loci.world.backends import LEARNED_BACKENDS
-from loci.world.dit_backend import DitConfig
+from loci.world import DitConfig, backend_spec
 from loci.world.rollout import start_session
 
 KEYS = ("W" * 20 + "Q" * 10 + "WQ" * 5 + "E" * 15 + "R" * 4 + "F" * 4 + "D" * 6 + "S" * 6) * 4
@@ -72,7 +71,7 @@ def main() -> None:
         measure(world, args.start, size, args.steps, learned)
         for size in ((120, 160), (240, 320))
         for world in backends
-        if size == (120, 160) or world not in LEARNED_BACKENDS
+        if size == (120, 160) or not backend_spec(world).learned
     ]
     info = machine_info()
     print(

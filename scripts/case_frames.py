@@ -27,7 +27,7 @@ from loci.eval.runner import run_backend
 from loci.eval.suite import build_suite
 from loci.eval.truth import record_truth
 from loci.io import atomic_write_bytes, hstack_panels, label_image
-from loci.world.dit_backend import DitConfig
+from loci.world import DitConfig
 
 BACKENDS = ("warp", "copy-last", "loci", "dit")
 LEARNED = ("loci", "dit")

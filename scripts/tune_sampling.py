@@ -3,7 +3,7 @@
 Usage: ``python scripts/tune_sampling.py [--world-checkpoint PATH] [--tokenizer PATH] [--levels MAP05,MAP12]
 [--threads 1] [--variants "NAME;..."] [--scenarios turns,random_walk] [--scale 4] [--no-baselines] [--light none]
 [--light-strength 1]``
-Runs ``engine`` (its own frames: the oracle of the camera metrics), ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.dit_backend.DitConfig`
+Runs ``engine`` (its own frames: the oracle of the camera metrics), ``copy-last``, ``warp`` and ``loci`` with each variant of :class:`loci.world.DitConfig`
 below on scenarios of the benchmark (default ``turns`` and ``random_walk``, a quarter of the full
 suite's lengths unless ``--scale`` says otherwise), from training-split
 ViZDoom (or, with ``--engine miniworld``, MiniWorld) starts, and prints teacher-forced and free-running PSNR / SSIM and Trajectory Accuracy per variant; writes JSON.
@@ -24,7 +24,7 @@ from loci.eval.bench import BenchConfig, run_bench
 from loci.eval.long_rollout import free_run, long_buckets, record_walk, score_rollout
 from loci.eval.suite import Case, Scenario, scenarios
 from loci.io import atomic_write_text, machine_info
-from loci.world.dit_backend import DitConfig
+from loci.world import DitConfig
 
 OLD = {"hole_blend": 1.0}  # variants from before the disocclusion mix keep the generator's pixels alone
 VARIANTS: dict[str, dict] = {

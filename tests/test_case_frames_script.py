@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from loci.world.dit_backend import DitConfig
+from loci.world import DitConfig
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "case_frames.py"
 

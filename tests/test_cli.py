@@ -94,7 +94,7 @@ def test_the_disocclusion_settings_reach_the_learned_world_and_are_checked(capsy
     import argparse
 
     from loci.cli import _dit
-    from loci.world.dit_backend import DitConfig
+    from loci.world import DitConfig
 
     args = argparse.Namespace(
         sample_steps=2, memory="latent", hole_blend=0.25, hole_ramp=6.0, anchor_from="fill"
@@ -125,6 +125,17 @@ def test_play_refuses_a_negative_thread_count(capsys):
 PLAY = ["play", "--world", "copy-last", "--start", "synthetic:room"]
 
 
+def test_info_lists_the_backends_presets_and_weights(capsys):
+    from loci.world import BACKENDS, load_preset, preset_names
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for name in (*BACKENDS, *preset_names()):
+        assert f"  {name} " in out
+    assert load_preset("miniworld").description in out
+    assert "world_doom.safetensors" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -139,6 +150,8 @@ PLAY = ["play", "--world", "copy-last", "--start", "synthetic:room"]
         ([*PLAY, "--allow-origin", "evil.example"], "allow_origins entries look like http://host:port"),
         ([*PLAY, "--max-saves", "0"], "max_saves must be >= 1"),
         ([*PLAY, "--max-sessions-per-client", "0"], "max_sessions_per_client must be >= 1"),
+        ([*PLAY, "--preset", "quake"], "unknown world preset 'quake'; shipped: image, miniworld, vizdoom"),
+        (["play", "--world", "wrap", "--start", "synthetic:room"], "unknown backend 'wrap'; valid: warp"),
     ],
 )
 def test_bad_command_lines_fail_fast_with_one_line(tmp_path, capsys, argv, message):

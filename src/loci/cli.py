@@ -106,16 +106,49 @@ def _cmd_play(args: argparse.Namespace) -> None:
 
 
 def _learned(args: argparse.Namespace) -> dict:
-    """WorldConfig fields of the learned backend from the command line (checkpoint paths)."""
+    """WorldConfig fields from the command line: the preset, the learned backends' checkpoints and sampling."""
     return {
+        "preset": args.preset,
         "tokenizer_checkpoint": args.tokenizer,
         "world_checkpoint": args.world_checkpoint,
         "dit": _dit(args),
     }
 
 
+def _cmd_info(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+
+    from loci.io import file_digest
+    from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_TOKENIZER, SHIPPED_WORLD
+    from loci.world import BACKENDS, backend_spec, load_preset, preset_names
+
+    print("backends (--world):")
+    for name in BACKENDS:
+        spec = backend_spec(name)
+        traits = [
+            "learned weights" if spec.learned else "no weights",
+            "starts from an image or an engine" if spec.starts_from_image else "starts from its engine only",
+            f"driven by {spec.driven_by}",
+        ]
+        print(f"  {name:<10} {spec.summary} ({'; '.join(traits)})")
+    print("\npresets (--preset; default: the start's engine's, image for an image of unknown origin):")
+    for name in preset_names():
+        preset = load_preset(name)
+        values = {k: v for k, v in dataclasses.asdict(preset).items() if k not in ("name", "description")}
+        print(f"  {name:<10} {preset.description}\n             {json.dumps(values)}")
+    print("\nshipped weights (sha256):")
+    for what, path in (
+        ("tokenizer", SHIPPED_TOKENIZER),
+        ("world", SHIPPED_WORLD),
+        ("depth", SHIPPED_DEPTH),
+        *((f"light ({engine})", p) for engine, p in SHIPPED_LIGHT.items()),
+    ):
+        print(f"  {what:<16} {path.name:<28} {file_digest(path)[:16]}")
+
+
 def _dit(args: argparse.Namespace):
-    from loci.world.dit_backend import DitConfig
+    from loci.world import DitConfig
 
     optional = {k: getattr(args, k) for k in ("hole_blend", "hole_ramp", "anchor_from")}
     return DitConfig(
@@ -123,7 +156,21 @@ def _dit(args: argparse.Namespace):
     )
 
 
+def _world_help() -> str:
+    from loci.world import BACKENDS
+
+    return f"backend: {', '.join(BACKENDS)} (default: %(default)s; loci info describes them)"
+
+
 def _add_learned_args(p: argparse.ArgumentParser) -> None:
+    from loci.world.preset import preset_names
+
+    p.add_argument(
+        "--preset",
+        default=None,
+        help=f"the world preset, the tuned values the world runs with: {', '.join(preset_names())} "
+        "(loci info shows them) or a .json path (default: the preset of the start's engine)",
+    )
     p.add_argument(
         "--tokenizer",
         default=None,
@@ -146,20 +193,20 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="share of the generator's pixels in the disocclusions of --world loci, the rest inpainted "
-        "(default: tuned per engine)",
+        "(default: the preset's)",
     )
     p.add_argument(
         "--hole-ramp",
         type=float,
         default=None,
-        help="pixels over which that share ramps up from 0 at a disocclusion's border (default: tuned per engine)",
+        help="pixels over which that share ramps up from 0 at a disocclusion's border (default: the preset's)",
     )
     p.add_argument(
         "--anchor-from",
         choices=("memory", "fill"),
         default=None,
         help="latents kept where the memory is valid while sampling: the memory's own or the encoded "
-        "inpainted render (default: tuned per engine)",
+        "inpainted render (default: the preset's)",
     )
 
 
@@ -228,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument(
         "--world",
         default=DEFAULT_WORLD,
-        help="backend: loci, dit, warp, copy-last or engine (default: %(default)s)",
+        help=_world_help(),
     )
     play.add_argument(
         "--start", default=DEFAULT_START, help="doom:MAP01[:seed], miniworld:OneRoom[:seed], synthetic:room"
@@ -281,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument(
         "--world",
         default=DEFAULT_WORLD,
-        help="backend: loci, dit, warp, copy-last or engine (default: %(default)s)",
+        help=_world_help(),
     )
     roll.add_argument(
         "--start", default="doom:MAP01", help="doom:MAP01[:seed], miniworld:OneRoom[:seed], synthetic:room"
@@ -306,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="Markdown table path ('' to skip)")
     _add_learned_args(bench)
     bench.set_defaults(func=_cmd_bench)
+
+    info = sub.add_parser("info", help="the backends, the world presets and the shipped weights")
+    info.set_defaults(func=_cmd_info)
 
     train = sub.add_parser(
         "train",

@@ -82,6 +82,6 @@ def engine_env(
     from loci.engines import make_engine
 
     eng = make_engine(engine)
-    world = World(WorldConfig(backend=backend), engine=eng if backend == "engine" else None)
+    world = World(WorldConfig(backend=backend))
     size = eng.reset(level, 0).size
     return LociEnv(lambda seed: world.start_from_engine(eng, level, seed), size, **kwargs)

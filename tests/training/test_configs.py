@@ -1,4 +1,4 @@
-"""Every training config in ``configs/`` loads into its typed config (a typo'd key fails here, not an
+"""Every training config in ``configs/`` and ``configs/experiments/`` loads into its typed config (a typo'd key fails here, not an
 hour into a run), and a config with an unknown key is refused with the key named."""
 
 import json
@@ -24,7 +24,10 @@ def _loader(path: Path):
     return LOADERS[path.stem.split("_")[0]]
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.json")), ids=lambda p: p.name)
+TRAINING = sorted(CONFIGS.glob("*.json")) + sorted((CONFIGS / "experiments").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", TRAINING, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_shipped_config_loads(path):
     cfg = _loader(path)(str(path))
     raw = json.loads(path.read_text())
@@ -37,7 +40,7 @@ def test_shipped_config_loads(path):
 
 @pytest.mark.parametrize("kind", sorted(LOADERS))
 def test_unknown_key_is_named(kind, tmp_path):
-    path = next(p for p in sorted(CONFIGS.glob("*.json")) if p.stem.split("_")[0] == kind)
+    path = next(p for p in TRAINING if p.stem.split("_")[0] == kind)
     bad = json.loads(path.read_text()) | {"learning_rat": 0.1}
     out = tmp_path / path.name
     out.write_text(json.dumps(bad))
@@ -46,9 +49,9 @@ def test_unknown_key_is_named(kind, tmp_path):
 
 
 def test_data_dirs_may_be_one_or_several(tmp_path):
-    raw = json.loads((CONFIGS / "world_memory.json").read_text())
+    raw = json.loads((CONFIGS / "experiments" / "world_memory.json").read_text())
     out = tmp_path / "world_mixed.json"
     out.write_text(json.dumps(raw | {"data_dir": ["data/a", "data/b"], "eval_dir": ["data/c"]}))
     cfg = load_world_config(str(out))
     assert cfg.data_dir == ("data/a", "data/b") and cfg.eval_dir == ("data/c",)
-    assert load_world_config(str(CONFIGS / "world_memory.json")).data_dir == raw["data_dir"]
+    assert load_world_config(str(CONFIGS / "experiments" / "world_memory.json")).data_dir == raw["data_dir"]

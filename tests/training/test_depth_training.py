@@ -13,15 +13,15 @@ from loci.cli import main as cli_main
 from loci.data.dataset import WindowDataset
 from loci.data.generate import generate
 from loci.io.configs import config_to_dict
+from loci.models.checkpoint import load_checkpoint, save_checkpoint
 from loci.models.depth import DepthNet, DepthNetConfig
-from loci.training.checkpoint import load_checkpoint, save_checkpoint
+from loci.models.loading import load_depth_model
 from loci.training.depth import (
     DepthTrainConfig,
     depth_loss,
     eval_loader,
     evaluate_depth,
     load_depth_config,
-    load_depth_model,
     sample_batch,
     train_depth,
 )

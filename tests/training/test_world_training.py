@@ -1,5 +1,7 @@
 """World-model training and the ``dit`` backend end to end, with tiny random models on synthetic episodes."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -7,10 +9,10 @@ import torch
 
 from loci.data.generate import generate
 from loci.models import DiTConfig, Tokenizer, TokenizerConfig
-from loci.training.checkpoint import save_checkpoint
-from loci.training.world import WorldTrainConfig, load_world_model, train_world
-from loci.world import World, WorldConfig
-from loci.world.dit_backend import DEFAULT_SAMPLING, ENGINE_SAMPLING, DitConfig
+from loci.models.checkpoint import save_checkpoint
+from loci.models.loading import load_world_model
+from loci.training.world import WorldTrainConfig, train_world
+from loci.world import DitConfig, World, WorldConfig, load_preset, load_session, save_session
 from loci.world.fill import nearest_fill
 from tests.world.oracles import brute_distance
 
@@ -76,7 +78,7 @@ def test_training_runs_saves_and_resumes(setup):
     model = load_world_model(path)
     assert model.config == DIT
     again = train_world(WorldTrainConfig(**{**cfg.__dict__, "steps": 5}))  # resumes at step 3
-    from loci.training.checkpoint import load_checkpoint
+    from loci.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(again, "world")
     assert ckpt.step == 5 and np.isfinite(ckpt.extra["history"][-1]["loss"])
@@ -141,8 +143,8 @@ def test_dit_backend_is_reproducible_and_keeps_a_bounded_cache(setup):
     tf = s1.step("W")
     assert tf.index == 9 and len(s1.backend.cache.slots) <= s1.backend.cfg.window
     # a saved learned session continues exactly as the original would have
-    s1.save(root / "dit.safetensors")
-    loaded = World.load_session(str(root / "dit.safetensors"))
+    save_session(s1, root / "dit.safetensors")
+    loaded = load_session(str(root / "dit.safetensors"))
     for k in "WQD":
         x, y = s1.step(k), loaded.step(k)
         np.testing.assert_array_equal(x.rgb, y.rgb)
@@ -192,7 +194,9 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     assert backend.name == "loci" and backend.memory_mode == "latent"
     # Back at the start pose, the memory condition is the start frame's own latents, all valid.
     f0 = s.frame
-    cond = backend._memory_condition(f0.pose, f0.K, f0.size, (SIZE[0] // 8, SIZE[1] // 8), s.memory)
+    cond = backend._memory_channels(
+        torch.from_numpy(f0.K), torch.from_numpy(f0.pose), f0.size, (SIZE[0] // 8, SIZE[1] // 8), s.memory
+    )
     z0, _ = backend.tokenizer.encode(
         torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1, torch.from_numpy(depth)[None]
     )
@@ -207,15 +211,15 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     img = ((rgb_dec[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
     np.testing.assert_array_equal(img, frames[-1].rgb)
     np.testing.assert_array_equal(d[0].numpy(), frames[-1].depth)
-    np.testing.assert_array_equal(pose.astype(np.float32), frames[-1].pose)
+    np.testing.assert_array_equal(pose.numpy(), frames[-1].pose)
     # a frame observed at a new pose enters the memory at the next step (teacher forcing)
     n_before = len(backend.latents)
     s.observe(rgb, depth, frames[-1].pose, frames[-1].K)
     s.step("Q")
     assert len(backend.latents) > n_before
     # saving keeps the latent memory and the cache: the loaded session continues identically
-    s.save(path.parent / "loci.safetensors")
-    loaded = World.load_session(str(path.parent / "loci.safetensors"))
+    save_session(s, path.parent / "loci.safetensors")
+    loaded = load_session(str(path.parent / "loci.safetensors"))
     assert len(loaded.backend.latents) == len(backend.latents)
     for k in "WE":
         np.testing.assert_array_equal(s.step(k).rgb, loaded.step(k).rgb)
@@ -232,7 +236,7 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     meta = meta | {"tensors_sha256": tensors_digest(tensors)}
     save_file(tensors, str(path.parent / "bad.safetensors"), metadata=meta)
     with pytest.raises(ValueError, match="does not fit"):
-        World.load_session(str(path.parent / "bad.safetensors"))
+        load_session(str(path.parent / "bad.safetensors"))
     assert {"memory_ms", "generate_ms", "decode_ms"} <= set(frames[-1].timings)
     # composite: where the RGB point memory covers the view, the frame shows its pixels; with anchoring
     wc = learned_world(tok, path, DitConfig(anchor=0.0, composite=True), backend="loci")
@@ -283,7 +287,7 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     # holes inpainted (what warp shows), and the composite contract is unchanged
     with pytest.raises(ValueError, match="start_from_fill"):
         DitConfig(start_from_fill=0.0)
-    import loci.world.dit_backend as dit_backend
+    import loci.world.backends.learned as dit_backend
 
     seen_init = []
     real = dit_backend.sample_chunk
@@ -331,7 +335,9 @@ def test_the_anchor_keeps_the_memory_or_the_encoded_fill_where_the_memory_is_val
         target = s.frame.pose.astype(np.float64) @ turn
         K = s.frame.K
         latent = (SIZE[0] // b.tokenizer.downsample, SIZE[1] // b.tokenizer.downsample)
-        cond = b._memory_condition(target, K, SIZE, latent, s.memory)
+        cond = b._memory_channels(
+            torch.from_numpy(K), torch.from_numpy(target.astype(np.float32)), SIZE, latent, s.memory
+        )
         C = b.model.config.latent_channels
         valid = cond[0, 0, -1] > 0
         assert valid.any() and not valid.all()
@@ -358,15 +364,24 @@ def test_the_disocclusion_mix_follows_the_session_engine_unless_set(memory_setup
     rgb = rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
     depth = rng.uniform(1, 5, SIZE).astype(np.float32)
     world = learned_world(tok, path, DitConfig())
-    for engine, tuned in (*ENGINE_SAMPLING.items(), (None, DEFAULT_SAMPLING)):
-        cfg = world.start(rgb, depth, engine=engine).backend.cfg
-        assert {k: getattr(cfg, k) for k in tuned} == tuned
-    assert ENGINE_SAMPLING["miniworld"] != ENGINE_SAMPLING["vizdoom"]
-    # a value set by the user wins over the engine's
+    presets = {
+        name: dataclasses.asdict(load_preset(name).sampling) for name in ("vizdoom", "miniworld", "image")
+    }
+    for engine, preset in (
+        ("vizdoom", "vizdoom"),
+        ("miniworld", "miniworld"),
+        (None, "image"),
+        ("synthetic", "image"),
+    ):
+        session = world.start(rgb, depth, engine=engine)
+        assert session.preset.name == preset
+        assert {k: getattr(session.backend.cfg, k) for k in presets[preset]} == presets[preset]
+    assert presets["miniworld"] != presets["vizdoom"]
+    # a value set by the user wins over the preset's
     mine = learned_world(tok, path, DitConfig(hole_blend=0.3)).start(rgb, depth, engine="miniworld")
     assert mine.backend.cfg.hole_blend == 0.3
-    assert mine.backend.cfg.hole_ramp == ENGINE_SAMPLING["miniworld"]["hole_ramp"]
-    assert mine.backend.cfg.anchor_from == ENGINE_SAMPLING["miniworld"]["anchor_from"]
+    assert mine.backend.cfg.hole_ramp == presets["miniworld"]["hole_ramp"]
+    assert mine.backend.cfg.anchor_from == presets["miniworld"]["anchor_from"]
 
 
 def test_hole_blend_mixes_the_generated_and_the_inpainted_disocclusions(memory_setup):

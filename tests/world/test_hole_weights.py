@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from loci.world.dit_backend import DitConfig, hole_weights
+from loci.world.backends.learned import DitConfig, hole_weights
 from tests.world.oracles import brute_distance
 
 

@@ -6,7 +6,7 @@ import torch
 
 from loci.engines import make_engine
 from loci.geometry import SyntheticScene, intrinsics_from_fov, render
-from loci.world import World, WorldConfig, parse_action
+from loci.world import World, WorldConfig, load_session, parse_action, save_session
 
 SIZE = (48, 64)
 
@@ -100,8 +100,8 @@ def test_save_load_round_trip_is_exact(tmp_path, backend):
     s = World(WorldConfig(backend=backend)).start(rgb, depth, K)
     for a in ["W", "WQ", "turn right 20 degrees", "R", "A"]:
         s.step(a)
-    s.save(tmp_path / "s.safetensors")
-    t = World.load_session(tmp_path / "s.safetensors")
+    save_session(s, tmp_path / "s.safetensors")
+    t = load_session(tmp_path / "s.safetensors")
     assert t.actions == s.actions and len(t.poses) == len(s.poses)
     np.testing.assert_array_equal(np.stack(t.poses), np.stack(s.poses))
     for k, v in s.memory.state_dict().items():
@@ -116,21 +116,21 @@ def test_corrupt_saves_are_rejected_and_never_half_written(tmp_path):
     rgb, depth, K = synthetic_start()
     s = World().start(rgb, depth, K)
     path = tmp_path / "s.safetensors"
-    s.save(path)
+    save_session(s, path)
     good = path.read_bytes()
     path.write_bytes(good[: len(good) // 2])
     with pytest.raises(ValueError, match="not a readable"):
-        World.load_session(path)
+        load_session(path)
     path.write_bytes(b"hello")
     with pytest.raises(ValueError):
-        World.load_session(path)
+        load_session(path)
     with pytest.raises(FileNotFoundError):
-        World.load_session(tmp_path / "missing.safetensors")
+        load_session(tmp_path / "missing.safetensors")
     # a failing save leaves the previous file intact and no temp file behind
     path.write_bytes(good)
     s.memory.xyz = "not a tensor"  # type: ignore[assignment]
     with pytest.raises(AttributeError):
-        s.save(path)
+        save_session(s, path)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["s.safetensors"]
 
@@ -150,7 +150,7 @@ def test_saved_worlds_carry_a_digest_and_refuse_flips_nan_and_unknown_versions(t
     s = World(WorldConfig(backend="loci", collision_m=None)).start(rgb, depth, K)
     s.step("W")
     path = tmp_path / "s.safetensors"
-    s.save(path)
+    save_session(s, path)
     good = path.read_bytes()
     with safe_open(str(path), "pt") as fh:
         meta = fh.metadata()
@@ -162,7 +162,7 @@ def test_saved_worlds_carry_a_digest_and_refuse_flips_nan_and_unknown_versions(t
         blob[rng.randrange(start, len(blob))] ^= 1 << rng.randrange(8)
         flipped.write_bytes(bytes(blob))
         with pytest.raises(ValueError, match="is corrupt: its tensor data does not match"):
-            World.load_session(flipped)
+            load_session(flipped)
 
     tensors = load_file(str(path))
     cache = sorted(
@@ -173,19 +173,19 @@ def test_saved_worlds_carry_a_digest_and_refuse_flips_nan_and_unknown_versions(t
     nan = tmp_path / "nan.safetensors"
     save_file(tensors, str(nan), metadata=meta | {"tensors_sha256": tensors_digest(tensors)})
     with pytest.raises(ValueError, match=rf"tensor '{cache[0]}' holds 1 NaN/inf"):
-        World.load_session(nan)
+        load_session(nan)
 
     future = tmp_path / "future.safetensors"
     save_file(load_file(str(path)), str(future), metadata=meta | {"version": "3"})
     with pytest.raises(ValueError, match="session version '3' is not supported"):
-        World.load_session(future)
+        load_session(future)
     v1 = tmp_path / "v1.safetensors"
     save_file(
         load_file(str(path)),
         str(v1),
         metadata={k: v for k, v in meta.items() if k != "tensors_sha256"} | {"version": "1"},
     )
-    loaded = World.load_session(v1)
+    loaded = load_session(v1)
     np.testing.assert_array_equal(s.step("Q").rgb, loaded.step("Q").rgb)
 
 
@@ -204,14 +204,13 @@ def test_memory_budget_and_revisits():
 
 
 def test_engine_backend_is_the_truth_and_replays_on_load(tmp_path):
-    world = World(WorldConfig(backend="engine"), engine=make_engine("synthetic", size=SIZE))
-    s = world.start_from_engine(world.engine, "room", 3)
+    s = World(WorldConfig(backend="engine")).start_from_engine(make_engine("synthetic", size=SIZE), "room", 3)
     np.testing.assert_allclose(s.frame.pose, np.eye(4), atol=1e-6)
     frames = [s.step(k) for k in "WWQE"]
     with pytest.raises(ValueError, match="keys only"):
         s.step("turn left 10 degrees")
-    s.save(tmp_path / "e.safetensors")
-    t = World.load_session(tmp_path / "e.safetensors", engine=make_engine("synthetic", size=SIZE))
+    save_session(s, tmp_path / "e.safetensors")
+    t = load_session(tmp_path / "e.safetensors", engine=make_engine("synthetic", size=SIZE))
     np.testing.assert_array_equal(t.frame.rgb, frames[-1].rgb)
 
 
@@ -254,8 +253,8 @@ def test_the_shipped_learned_world_runs_saves_and_loads(tmp_path):
     frames = [s.step(k) for k in "WQWE"]
     assert all(f.rgb.shape == rgb.shape and np.isfinite(f.depth).all() for f in frames)
     assert s.backend.model.config.cond_channels == s.backend.model.config.latent_channels + 2
-    s.save(tmp_path / "loci.safetensors")
-    loaded = World.load_session(str(tmp_path / "loci.safetensors"))
+    save_session(s, tmp_path / "loci.safetensors")
+    loaded = load_session(str(tmp_path / "loci.safetensors"))
     assert loaded.memory.light is not None and loaded.source["engine"] == "vizdoom"
     assert loaded.source["light_strength"] == s.source["light_strength"]
     torch.testing.assert_close(loaded.memory.light.log_brightness, s.memory.light.log_brightness)
@@ -273,13 +272,13 @@ def test_a_learned_session_only_continues_with_the_weights_that_made_it(tmp_path
     from safetensors.torch import load_file, save_file
 
     from loci.models import SHIPPED_TOKENIZER, SHIPPED_WORLD
-    from loci.training.checkpoint import export_weights
+    from loci.models.checkpoint import export_weights
 
     rgb, depth, K = synthetic_start()
     s = World(WorldConfig(backend="loci", collision_m=None)).start(rgb, depth, K)
     s.step("W")
     path = tmp_path / "s.safetensors"
-    s.save(path)
+    save_session(s, path)
     with safe_open(str(path), "pt") as fh:
         meta = fh.metadata()
     assert json.loads(meta["weights"]) == {
@@ -289,10 +288,10 @@ def test_a_learned_session_only_continues_with_the_weights_that_made_it(tmp_path
     # the same tensors under other metadata: other bytes, so other weights as far as the save knows
     retrained = export_weights(SHIPPED_WORLD, tmp_path / "w.safetensors", "world", metrics={"note": "x"})
     with pytest.raises(ValueError, match=r"other world weights: sha256 world [0-9a-f]{12}"):
-        World.load_session(str(path), world_checkpoint=str(retrained))
+        load_session(str(path), world_checkpoint=str(retrained))
     copy = tmp_path / "same.safetensors"
     copy.write_bytes(SHIPPED_WORLD.read_bytes())  # the very weights, elsewhere: fine
-    loaded = World.load_session(str(path), world_checkpoint=str(copy))
+    loaded = load_session(str(path), world_checkpoint=str(copy))
     np.testing.assert_array_equal(s.step("Q").rgb, loaded.step("Q").rgb)
     legacy = tmp_path / "legacy.safetensors"  # written before the digests were recorded
     save_file(load_file(str(path)), str(legacy), metadata={k: v for k, v in meta.items() if k != "weights"})
@@ -300,11 +299,11 @@ def test_a_learned_session_only_continues_with_the_weights_that_made_it(tmp_path
 
     if json.loads(meta["weights"]) != FIRST_SHIPPED_WEIGHTS:
         with pytest.raises(ValueError, match="first shipped pair, in git up to commit 4cfa33a"):
-            World.load_session(str(legacy))
+            load_session(str(legacy))
     bad = tmp_path / "bad.safetensors"
     save_file(load_file(str(path)), str(bad), metadata=meta | {"weights": json.dumps({"world": "x"})})
     with pytest.raises(ValueError, match="malformed session metadata"):
-        World.load_session(str(bad))
+        load_session(str(bad))
     assert World(WorldConfig(backend="warp")).weights_id() is None
 
 

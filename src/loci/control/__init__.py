@@ -15,7 +15,7 @@ This package imports :mod:`loci.geometry`, torch and the standard library only.
 """
 
 from .angles import axis_rotation, ypr_angles, ypr_matrix
-from .controller import MODES, Mode, PoseController
+from .controller import MODES, Mode, Planned, PoseController
 from .explore import Bounds, RandomWalkConfig, random_walk
 from .keys import (
     KEYS,
@@ -46,6 +46,7 @@ __all__ = [
     "Bounds",
     "KeyStepConfig",
     "Mode",
+    "Planned",
     "PoseController",
     "RandomWalkConfig",
     "TextConfig",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import torch
 
@@ -28,6 +28,13 @@ from .keys import KeyStepConfig, canonical_keys, key_delta, key_twist
 Mode = Literal["fly", "walk"]
 MODES: tuple[str, ...] = get_args(Mode)
 _CLAMP_TOL = 1e-9  # radians: reaching the pitch limit up to rounding is not clamping
+
+
+class Planned(NamedTuple):
+    """A move not made yet: ``pose`` ``(4, 4)`` float32 it leads to, ``state`` the controller's after it."""
+
+    pose: torch.Tensor
+    state: tuple[torch.Tensor, float, float, torch.Tensor]
 
 
 class PoseController:
@@ -74,12 +81,7 @@ class PoseController:
 
         In walk mode the pose's roll is dropped and its pitch clamped, as for a start pose.
         """
-        check_pose(pose, "pose")
-        p = pose.detach().to("cpu", torch.float64)
-        self._pose = p.clone()
-        yaw, pitch, _ = ypr_angles(p[:3, :3])
-        self._yaw, self._pitch, self._position = yaw, self._clamp(pitch), p[:3, 3].clone()
-        return self.pose
+        return self.apply(self.plan_pose(pose))
 
     def state(self) -> torch.Tensor:
         """The exact controller state as a float64 tensor ``(21,)``: start (16), yaw, pitch, position (3).
@@ -113,12 +115,32 @@ class PoseController:
     # --- stepping ---------------------------------------------------------------------------------
     def step(self, keys: str) -> torch.Tensor:
         """Apply one step of held keys (e.g. ``"W"``, ``"WQ"``, ``"."``); returns the new pose ``(4, 4)``."""
-        self._pose, self._yaw, self._pitch, self._position = self._next(keys)
-        return self.pose
+        return self.apply(self.plan(keys))
 
     def peek(self, keys: str) -> torch.Tensor:
         """The pose ``(4, 4)`` that ``step(keys)`` would give, without moving."""
-        pose, yaw, pitch, position = self._next(keys)
+        return self.plan(keys).pose
+
+    def plan(self, keys: str) -> Planned:
+        """The move ``step(keys)`` would make, without making it (:meth:`apply` makes it)."""
+        state = self._next(keys)
+        return Planned(self._pose_of(state), state)
+
+    def plan_pose(self, pose: torch.Tensor) -> Planned:
+        """The move ``set_pose(pose)`` would make (walk mode drops roll and clamps pitch), without making it."""
+        check_pose(pose, "pose")
+        p = pose.detach().to("cpu", torch.float64)
+        yaw, pitch, _ = ypr_angles(p[:3, :3])
+        state = (p.clone(), yaw, self._clamp(pitch), p[:3, 3].clone())
+        return Planned(self._pose_of(state), state)
+
+    def apply(self, planned: Planned) -> torch.Tensor:
+        """Make a move from :meth:`plan` / :meth:`plan_pose` (of this state); returns the new pose."""
+        self._pose, self._yaw, self._pitch, self._position = planned.state
+        return self.pose
+
+    def _pose_of(self, state: tuple[torch.Tensor, float, float, torch.Tensor]) -> torch.Tensor:
+        pose, yaw, pitch, position = state
         if self.mode == "fly":
             return pose.to(torch.float32)
         return make_pose(ypr_matrix(yaw, pitch), position).to(torch.float32)

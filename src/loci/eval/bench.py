@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from loci.engines import make_engine
-from loci.world.backends import BACKENDS
+from loci.world import BACKENDS
 
 from .report import write_report
 from .runner import Prediction, run_backend

@@ -24,7 +24,6 @@ from loci.data.splits import split_of
 from loci.engines import Engine, make_engine
 from loci.io import Mp4Writer, atomic_path, atomic_write_text, hstack_panels, label_image, machine_info
 from loci.world import PointMemoryConfig, World, WorldConfig
-from loci.world.backends import LEARNED_BACKENDS
 
 from .metrics import PSNR_CAP_DB, psnr, ssim, temporal_flickering
 from .revisit import RevisitConfig, find_revisits, revisit_consistency
@@ -99,7 +98,7 @@ def free_run(
     backend: str, truth: Truth, learned: dict | None = None, memory: PointMemoryConfig | None = None
 ) -> Rollout:
     """Start ``backend`` from the true first frame (RGB + depth + K) and step it along the true poses."""
-    extra = dict(learned or {}) if backend in LEARNED_BACKENDS else {}
+    extra = dict(learned or {})
     if memory is not None:
         extra["memory"] = memory
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from loci.io import Mp4Writer, atomic_write_text, hstack_panels, machine_info
+from loci.world import backend_spec
 
 from .runner import Prediction
 from .score import HORIZONS
@@ -137,11 +138,11 @@ def plot_horizons(results: dict, path: Path) -> None:
 
 
 def write_videos(kept: Sequence[tuple[Truth, dict[str, Prediction]]], folder: Path) -> list[Path]:
-    """truth | prediction | |error| MP4s for the kept cases, one per non-engine backend."""
+    """truth | prediction | |error| MP4s for the kept cases, one per backend but the engine (the truth)."""
     paths = []
     for truth, preds in kept:
         for backend, pred in preds.items():
-            if backend == "engine" or pred.rgb is None:
+            if backend_spec(backend).driven_by == "keys" or pred.rgb is None:  # the engine: the truth itself
                 continue
             path = folder / f"{truth.case.name}-{backend}.mp4"
             with Mp4Writer(path, fps=10) as video:

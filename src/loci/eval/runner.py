@@ -9,7 +9,7 @@ import numpy as np
 
 from loci.engines import Engine
 from loci.world import World, WorldConfig
-from loci.world.backends import LEARNED_BACKENDS
+from loci.world.backends import backend_spec
 
 from .truth import Truth
 
@@ -34,24 +34,24 @@ class Prediction:
 
 
 def _world(backend: str, learned: dict | None) -> World:
-    extra = dict(learned or {}) if backend in LEARNED_BACKENDS else {}
-    return World(WorldConfig(backend=backend, collision_m=None, **extra))
+    return World(WorldConfig(backend=backend, collision_m=None, **(learned or {})))
 
 
 def run_backend(
     backend: str, truth: Truth, mode: str, engine: Engine | None = None, learned: dict | None = None
 ) -> Prediction:
     """Drive ``backend`` along the truth. Pose-driven backends get the true target poses (engines move
-    with momentum, so keys alone would not say where the camera went); the engine backend replays
-    the keys on ``engine``. ``mode``: ``rgbd`` (start with the true depth) or ``rgb`` (without).
+    with momentum, so keys alone would not say where the camera went); one driven by keys (the
+    engine backend) replays the keys on ``engine``. ``mode``: ``rgbd`` (start with the true depth) or ``rgb`` (without).
     ``learned``: WorldConfig fields of a learned backend (checkpoint paths for ``dit``)."""
     case = truth.case
-    if backend == "engine":
-        if mode != "rgbd":
+    spec = backend_spec(backend)
+    if spec.driven_by == "keys":
+        if mode != "rgbd":  # it starts from its own first frame: one mode
             return Prediction(
                 backend, mode, None, None, None, None, None, 0.0, 0, "the engine is the truth; one mode"
             )
-        session = World(WorldConfig(backend="engine"), engine=engine).start_from_engine(
+        session = World(WorldConfig(backend=backend)).start_from_engine(
             engine, case.level, case.seed, truth.prelude
         )
         actions = truth.keys
@@ -69,7 +69,7 @@ def run_backend(
     rate = len(actions) / max(time.perf_counter() - t0, 1e-9)
     memory_bytes = session.memory.nbytes
     tf_rgb = tf_depth = None
-    if backend != "engine":
+    if spec.driven_by == "poses":  # teacher forcing: each step starts from the true previous frame
         tf = _world(backend, learned).start(
             truth.rgb[0], truth.depth[0] if mode == "rgbd" else None, truth.K[0], engine=case.engine
         )

@@ -46,7 +46,7 @@ from .se3 import (
     so3_log,
     translation_distance,
 )
-from .splat import Rendered, render_points
+from .splat import Rendered, close_cracks, render_points
 from .synthetic import SyntheticScene, SyntheticView, cast_rays, render
 from .warp import backward_warp, forward_warp
 
@@ -64,6 +64,7 @@ __all__ = [
     "check_intrinsics",
     "check_pose",
     "check_rotation",
+    "close_cracks",
     "compose",
     "denormalize_by_max",
     "depth_to_disparity",

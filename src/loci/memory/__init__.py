@@ -1,6 +1,6 @@
 """Spatial memories: what a world remembers of the places it has seen, in the global frame."""
 
-from .light import LightFalloff, frame_strength, load_light_falloff
+from .light import LightFalloff, StrengthConfig, frame_strength, load_light_falloff
 from .points import PointMemory, PointMemoryConfig
 from .sky import SkyConfig, SkyMemory
 
@@ -10,6 +10,7 @@ __all__ = [
     "PointMemoryConfig",
     "SkyConfig",
     "SkyMemory",
+    "StrengthConfig",
     "frame_strength",
     "load_light_falloff",
 ]

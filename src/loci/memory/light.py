@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import dataclass
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -68,34 +69,49 @@ class LightFalloff:
         return {"format": FORMAT, "name": self.name}
 
 
+@dataclass(frozen=True)
+class StrengthConfig:
+    """How :func:`frame_strength` reads a frame: pixels nearer than ``near_m`` or with luminance at
+    most ``dark_luminance`` are left out; ``bins`` quantiles of log falloff, each kept with more than
+    ``min_bin_pixels`` pixels; 0 below ``min_pixels`` pixels or a log-falloff span under ``min_span``."""
+
+    near_m: float = 0.3
+    dark_luminance: float = 4.0
+    bins: int = 8
+    min_pixels: int = 500
+    min_bin_pixels: int = 50
+    min_span: float = 0.2
+
+
 def frame_strength(
-    rgb: torch.Tensor, depth: torch.Tensor, light: LightFalloff, bins: int = 8, min_pixels: int = 500
+    rgb: torch.Tensor, depth: torch.Tensor, light: LightFalloff, cfg: StrengthConfig | None = None
 ) -> float:
     """How steeply one frame's brightness falls with depth, in units of ``light``'s falloff: about 1
     in a world lit like the average of the falloff's fit, 0 where nothing dims (a bright Doom sector).
 
-    ``rgb (H, W, 3)`` uint8, ``depth (H, W)`` metres (0 = unknown). Pixels nearer than 0.3 m, of
-    unknown depth or near black (luminance <= 4) are left out; the rest are split into ``bins``
+    ``rgb (H, W, 3)`` uint8, ``depth (H, W)`` metres (0 = unknown). Pixels too near, of unknown
+    depth or near black are left out (``cfg``, :class:`StrengthConfig`); the rest are split into
     quantiles of ``log b(depth)``, and the slope of the bins' median log luminance against their
-    median ``log b`` is the strength (medians: textures average out within a bin). 0 when fewer
-    than ``min_pixels`` pixels are left or their depths span too little of the falloff to tell."""
+    median ``log b`` is the strength (medians: textures average out within a bin). 0 when too few
+    pixels are left or their depths span too little of the falloff to tell."""
+    cfg = cfg or StrengthConfig()
     lum = torch.as_tensor(rgb).float().mean(-1)
     d = torch.as_tensor(depth).float()
-    ok = (d > 0.3) & (lum > 4)
-    if int(ok.sum()) < min_pixels:
+    ok = (d > cfg.near_m) & (lum > cfg.dark_luminance)
+    if int(ok.sum()) < cfg.min_pixels:
         return 0.0
     x, y = light.log_b(d[ok]), torch.log(lum[ok])
-    edges = torch.quantile(x, torch.linspace(0, 1, bins + 1))
+    edges = torch.quantile(x, torch.linspace(0, 1, cfg.bins + 1))
     xb, yb = [], []
     for lo, hi in itertools.pairwise(edges.tolist()):
         sel = (x >= lo) & (x <= hi)
-        if int(sel.sum()) > 50:
+        if int(sel.sum()) > cfg.min_bin_pixels:
             xb.append(x[sel].median())
             yb.append(y[sel].median())
     if len(xb) < 3:
         return 0.0
     xs, ys = torch.stack(xb), torch.stack(yb)
-    if float(xs.max() - xs.min()) < 0.2:
+    if float(xs.max() - xs.min()) < cfg.min_span:
         return 0.0
     xs, ys = xs - xs.mean(), ys - ys.mean()
     return float((xs * ys).sum() / (xs * xs).sum())

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from loci.geometry import check_depth, check_intrinsics, check_pose
 from loci.geometry.projection import _transform, _unproject_camera
 from loci.geometry.se3 import invert
-from loci.geometry.splat import Rendered, SplatMode, _splat_camera_winners
+from loci.geometry.splat import Rendered, SplatMode, _splat_camera_winners, close_cracks
 
 from .light import LightFalloff
 from .sky import SkyConfig, SkyMemory
@@ -241,10 +240,8 @@ class PointMemory:
         stays 0 (at infinity)."""
         if self.sky is None or self.sky.empty or bool(r.mask.all()):
             return r
-        m = r.mask[None, None].float()
-        closed = -F.max_pool2d(-F.max_pool2d(m, 3, 1, 1), 3, 1, 1)  # dilate, then erode
         sky, seen = self.sky.render(K, pose, tuple(r.mask.shape))
-        show = seen & (closed[0, 0] == 0)
+        show = seen & ~close_cracks(r.mask)
         return Rendered(torch.where(show, sky, r.features), r.depth, r.mask | show)
 
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from loci.io import sweep_temporaries
 from loci.io.memory import release_free_memory
-from loci.world import Session, World
+from loci.world import Session, load_session, save_session
 
 from .config import PlayerConfig
 from .encode import frame_message
@@ -76,14 +76,14 @@ class SaveStore:
         path = self.path(name)
         self.check_room(name)
         self.root.mkdir(parents=True, exist_ok=True)
-        session.save(str(path))  # atomic; the directory is fsynced after the rename
+        save_session(session, str(path))  # atomic; the directory is fsynced after the rename
 
     def load(self, name: str) -> Session:
         path = self.path(name)
         if not path.is_file():
             raise ProtocolError(f"no saved world named {name!r}")
         try:
-            return World.load_session(str(path))
+            return load_session(str(path))
         except (ValueError, OSError) as err:
             raise ProtocolError(f"could not load {name!r}: {err}") from None
 

@@ -1,11 +1,18 @@
 """Training loops, losses and checkpoints (may import models, data, memory)."""
 
-from .checkpoint import Checkpoint, check_state_dict, load_checkpoint, load_weights, save_checkpoint
+from loci.models.checkpoint import (
+    Checkpoint,
+    check_state_dict,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
+from loci.models.loading import load_tokenizer
+
 from .tokenizer import (
     TokenizerTrainConfig,
     evaluate_tokenizer,
     export_tokenizer,
-    load_tokenizer,
     load_train_config,
     train_tokenizer,
 )

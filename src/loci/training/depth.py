@@ -27,13 +27,13 @@ from tqdm import tqdm
 from loci.data.dataset import WindowDataset
 from loci.io.atomic import atomic_write_text
 from loci.io.configs import config_from_json, config_to_dict
+from loci.models.checkpoint import export_weights, load_checkpoint, load_weights, save_checkpoint
 from loci.models.depth import DepthNet, DepthNetConfig
+from loci.models.loading import DEPTH_KIND as KIND
 
-from .checkpoint import export_weights, load_checkpoint, load_model, load_weights, save_checkpoint
 from .schedule import warmup_cosine
 from .tokenizer import pick_device
 
-KIND = "depth"
 LAST = "depth_last.safetensors"
 
 
@@ -175,11 +175,6 @@ def eval_loader(root: str | os.PathLike, frames: int, batch_size: int = 32) -> D
     n = min(frames, len(dataset))
     idx = torch.linspace(0, len(dataset) - 1, n).round().long().tolist() if n > 1 else [0]
     return DataLoader(Subset(dataset, idx), batch_size=batch_size, shuffle=False, num_workers=0)
-
-
-def load_depth_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> DepthNet:
-    """Build a :class:`DepthNet` from a depth checkpoint's config and load its validated weights (eval mode)."""
-    return load_model(path, KIND, DepthNet, DepthNetConfig, device)
 
 
 def export_depth(

@@ -24,12 +24,12 @@ from tqdm import tqdm
 from loci.data.dataset import WindowDataset
 from loci.io.atomic import atomic_write_text
 from loci.io.configs import config_from_json, config_to_dict
+from loci.models.checkpoint import export_weights, load_checkpoint, load_weights, save_checkpoint
+from loci.models.loading import TOKENIZER_KIND as KIND
 from loci.models.tokenizer import Tokenizer, TokenizerConfig, normalize_depth
 
-from .checkpoint import export_weights, load_checkpoint, load_model, load_weights, save_checkpoint
 from .schedule import warmup_cosine
 
-KIND = "tokenizer"
 LAST = "tokenizer_last.safetensors"
 
 
@@ -231,11 +231,6 @@ def evaluate_tokenizer(model: Tokenizer, dataset: Dataset, n_frames: int = 256, 
         "unknown_accuracy": unknown_ok / max(total, 1.0),
         "frames": n,
     }
-
-
-def load_tokenizer(path: str | os.PathLike, device: str | torch.device = "cpu") -> Tokenizer:
-    """Build a :class:`Tokenizer` from a checkpoint's config and load its validated weights (eval mode)."""
-    return load_model(path, KIND, Tokenizer, TokenizerConfig, device)
 
 
 def export_tokenizer(

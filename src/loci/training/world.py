@@ -31,14 +31,14 @@ from loci.data.dataset import WindowDataset
 from loci.data.degrade import DegradeConfig
 from loci.io import config_from_json, config_to_dict
 from loci.models import CausalDiT, Conditions, DiTConfig, Tokenizer, drop_conditions, latent_plucker
+from loci.models.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from loci.models.loading import WORLD_KIND as KIND
+from loci.models.loading import load_tokenizer
 
-from .checkpoint import load_checkpoint, load_model, load_weights, save_checkpoint
 from .flow import FlowConfig, add_noise, flow_loss, sample_times
 from .memory_conditions import window_memory_conditions
 from .schedule import warmup_cosine
-from .tokenizer import load_tokenizer, pick_device
-
-KIND = "world"
+from .tokenizer import pick_device
 
 
 @dataclass(frozen=True)
@@ -289,8 +289,3 @@ def train_world(cfg: WorldTrainConfig) -> Path:
     if not last.is_file():
         save_checkpoint(last, model, cfg.model, KIND, step, opt, extra={"train_config": config_to_dict(cfg)})
     return last
-
-
-def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> CausalDiT:
-    """Build a :class:`CausalDiT` from a world checkpoint's config and load its validated weights (eval mode)."""
-    return load_model(path, KIND, CausalDiT, DiTConfig, device)

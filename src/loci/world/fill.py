@@ -45,9 +45,3 @@ def fill_holes(
         holes = (~valid).astype(np.uint8)
         return cv2.inpaint(rgb, holes, 3, cv2.INPAINT_TELEA), nearest_fill(depth, valid)
     raise ValueError(f"unknown fill mode {mode!r}; use 'none', 'nearest' or 'inpaint'")
-
-
-def closed_coverage(valid: np.ndarray) -> np.ndarray:
-    """``valid (H, W)`` bool after a 3×3 morphological closing: the coverage of a splatted render with
-    the cracks between its points counted as covered (a rendering artefact, not unseen space)."""
-    return cv2.morphologyEx(valid.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0

@@ -13,7 +13,6 @@ data (``tensors_sha256``), checked on load; NaN or inf anywhere in a saved state
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -26,9 +25,9 @@ from safetensors.torch import load_file, save_file
 from loci.engines import Engine, make_engine
 from loci.io import atomic_path, check_finite, config_from_dict, config_to_dict, tensors_digest
 
-from .backends import LEARNED_BACKENDS, EngineBackend
 from .frame import Frame
 from .session import Session
+from .world import World, WorldConfig, with_checkpoints
 
 FORMAT = "loci.session"
 VERSION = "2"
@@ -55,19 +54,16 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
         "frame.coverage": torch.from_numpy(f.coverage.astype(np.uint8)),
     }
     tensors |= {f"backend.{k}": v for k, v in session.backend.state_dict().items()}
-    if isinstance(session.backend, EngineBackend):
-        tensors["engine.origin"] = torch.from_numpy(session.backend.origin.astype(np.float64))
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "world": json.dumps(config_to_dict(session.world.cfg)),
+        "world": json.dumps(config_to_dict(session.config)),
         "source": json.dumps(session.source),
         "actions": json.dumps(session.actions),
         "frame": json.dumps({"index": f.index, "action": f.action}),
     }
-    weights = session.world.weights_id()
-    if weights is not None:
-        meta["weights"] = json.dumps(weights)
+    if session.weights is not None:
+        meta["weights"] = json.dumps(session.weights)
     tensors = {k: v.contiguous() for k, v in tensors.items()}
     check_finite(tensors, "the session to save")
     meta["tensors_sha256"] = tensors_digest(tensors)
@@ -113,8 +109,6 @@ def load_session(
     on a learned session whose weights are not the ones at hand (``world_checkpoint`` /
     ``tokenizer_checkpoint`` replace the saved config's paths, to point at the weights that made it).
     """
-    from .world import World, WorldConfig
-
     path = Path(path)
     tensors, meta = _read(path)
     try:
@@ -125,20 +119,17 @@ def load_session(
         saved_weights = json.loads(meta["weights"]) if "weights" in meta else FIRST_SHIPPED_WEIGHTS
     except (KeyError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: malformed session metadata ({err})") from None
-    if world_checkpoint is not None:
-        cfg = dataclasses.replace(cfg, world_checkpoint=str(world_checkpoint))
-    if tokenizer_checkpoint is not None:
-        cfg = dataclasses.replace(cfg, tokenizer_checkpoint=str(tokenizer_checkpoint))
+    cfg = with_checkpoints(cfg, world_checkpoint, tokenizer_checkpoint)
     need = ["poses", "controller", "frame.rgb", "frame.depth", "frame.K", "frame.pose", "frame.coverage"]
     missing = [k for k in need if k not in tensors]
     if missing:
         raise ValueError(f"{path}: session lacks {missing}")
     world = World(cfg)
-    if cfg.backend in LEARNED_BACKENDS:
+    if world.spec.learned:
         _check_weights(path, saved_weights, world.weights_id())
-    if cfg.backend == "engine":
+    if world.spec.resume == "replay":  # a deterministic engine: replay the actions from the start
         if source.get("kind") != "engine":
-            raise ValueError(f"{path}: an engine session must start from an engine")
+            raise ValueError(f"{path}: a {cfg.backend} session must start from an engine")
         engine = engine or make_engine(source["engine"])
         session = world.start_from_engine(
             engine, source["level"], source["seed"], tuple(source.get("prelude", ()))
@@ -161,7 +152,7 @@ def load_session(
         frame_meta["action"],
         {},
     )
-    session = world._session(first, source)
+    session = world.resume(first, source)
     session.memory.load_state_dict(
         {k.removeprefix("memory."): v for k, v in tensors.items() if k.startswith("memory.")}
     )

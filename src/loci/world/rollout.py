@@ -14,7 +14,7 @@ from loci.control import Trajectory
 from loci.io import Mp4Writer, atomic_write_text, colorize_depth, hstack_panels
 
 from .actions import Action
-from .backends import LEARNED_BACKENDS
+from .backends import backend_spec
 from .frame import Frame
 from .session import Session
 from .world import World, WorldConfig
@@ -45,9 +45,7 @@ def start_session(
 
     engine_name, level, seed = parse_start(start)
     engine = make_engine(engine_name, size=size)
-    extra = dict(learned or {}) if world in LEARNED_BACKENDS else {}
-    w = World(WorldConfig(backend=world, **extra), engine=engine if world == "engine" else None)
-    return w.start_from_engine(engine, level, seed)
+    return World(WorldConfig(backend=world, **(learned or {}))).start_from_engine(engine, level, seed)
 
 
 def session_factory(
@@ -55,18 +53,19 @@ def session_factory(
 ) -> Callable[[], Session]:
     """A cheap factory of fresh sessions on the same start (the player makes one per connection).
 
-    Pose-driven worlds reuse the engine's first frame (read once); the engine backend gets a new
-    engine per session, so sessions never share state.
+    Worlds that start from an image reuse the engine's first frame (read once); one that starts
+    only from an engine (the engine backend) gets a new engine per session, so sessions never
+    share state.
     """
     from loci.engines import make_engine
 
     engine_name, level, seed = parse_start(start)
-    if world == "engine":
+    if not backend_spec(world).starts_from_image:
         return lambda: start_session(world, start, size, learned)
     engine = make_engine(engine_name, size=size)
     first = engine.reset(level, seed)
     engine.close()
-    cfg = WorldConfig(backend=world, **(dict(learned or {}) if world in LEARNED_BACKENDS else {}))
+    cfg = WorldConfig(backend=world, **(learned or {}))
     source = {"kind": "engine", "engine": engine_name, "level": level, "seed": seed}
 
     shared = World(cfg)  # one World: a learned backend loads its weights once for all sessions

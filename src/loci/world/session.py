@@ -1,4 +1,11 @@
-"""A Session: one walk through a world. ``step(action) -> Frame``; ``save(path)``."""
+"""A Session: one walk through a world. ``step(action) -> Frame``.
+
+One step: the action is parsed; the controls plan the target pose once (a forward step that would
+hit the surface ahead drops its moves); the backend produces the frame there
+(:class:`~loci.world.backends.Produced`); the session writes what the backend says the point
+memory should keep, moves the controls (to the engine's pose when the engine moved itself), and
+builds the frame once. Saving and loading: :mod:`loci.world.persist`.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +15,49 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from loci.control import PoseController, compose_deltas, parse_text
+from loci.control import Planned, PoseController, compose_deltas, parse_text
 from loci.io import ground_frame
 from loci.memory import PointMemory
 
-from .actions import Action, parse_action
-from .backends import Backend, EngineBackend
+from .actions import Action, ParsedAction, parse_action
+from .backends import Backend, MemoryWrite, StepRequest
 from .frame import Frame
+from .preset import WorldPreset
 
 if TYPE_CHECKING:
-    from .world import World
+    from .world import WorldConfig
 
 
 class Session:
-    """State of one walk: the controller, the memory, the current frame and the history of poses/actions."""
+    """State of one walk: the controller, the memory, the current frame and the history of poses/actions.
+
+    ``config``: the :class:`~loci.world.WorldConfig` it runs; ``preset``: its tuned values;
+    ``source``: where the start came from (``{"kind": "image"}`` or engine/level/seed);
+    ``weights``: SHA-256 of the learned weights it runs (None for other backends).
+    """
 
     def __init__(
         self,
-        world: World,
+        config: WorldConfig,
+        preset: WorldPreset,
         backend: Backend,
         memory: PointMemory,
         controller: PoseController,
         first: Frame,
         source: dict[str, Any],
+        weights: dict[str, str] | None = None,
     ):
-        self.world = world
+        self.config = config
+        self.preset = preset
         self.backend = backend
         self.memory = memory
         self.controller = controller
-        self.frame = first
-        self.source = source  # where the start came from: {"kind": "image"} or engine/level/seed
+        self.source = source
+        self.weights = weights
         self.poses: list[np.ndarray] = [first.pose]
         self.actions: list[str] = []
+        MemoryWrite.of_frame(first).apply(memory)
+        self.frame = backend.first(first)
 
     @property
     def index(self) -> int:
@@ -49,40 +67,53 @@ class Session:
         """Apply one action and return the new frame (see :func:`~loci.world.actions.parse_action`)."""
         t0 = time.perf_counter()
         act = parse_action(action)
-        if isinstance(self.backend, EngineBackend):
-            if act.kind != "keys":
-                raise ValueError(
-                    "the engine backend takes keys only (W/S/A/D/Q/E/R/F), not text or target poses"
-                )
-            frame = self.backend.step(act.value)
-            self.controller.set_pose(torch.from_numpy(frame.pose.astype(np.float64)))
-            self._remember(frame)
+        planned = self._plan(act)
+        last = self.frame
+        out = self.backend.step(StepRequest(act, planned.pose, last.K, last.size, self.memory, last))
+        t1 = time.perf_counter()
+        if out.remember is not None:
+            out.remember.apply(self.memory)
+        if out.moved:  # the engine moved itself: the controls follow it
+            self.controller.set_pose(torch.from_numpy(out.pose.astype(np.float64)))
         else:
-            if act.kind == "keys":
-                pose = self.controller.step(self._collide(act.value))
-            elif act.kind == "text":
-                pose = self.controller.set_pose(
-                    self.controller.pose.double()
-                    @ compose_deltas(parse_text(act.value, self.world.steps)).double()
-                )
-            else:
-                pose = self.controller.set_pose(act.pose)
-            frame = self.backend.produce(
-                pose.numpy().astype(np.float64),
-                self.frame.K,
-                self.frame.size,
-                self.memory,
-                self.frame,
-                act.value if act.kind == "keys" else "",
-            )
-        timings = dict(frame.timings)
-        timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+            self.controller.apply(planned)
+        now = time.perf_counter()
+        timings = out.timings | {"remember_ms": (now - t1) * 1000, "total_ms": round((now - t0) * 1000, 3)}
         self.frame = Frame(
-            frame.rgb, frame.depth, frame.pose, frame.K, frame.coverage, self.index + 1, act.label, timings
+            out.rgb, out.depth, out.pose, out.K, out.coverage, self.index + 1, act.label, timings
         )
         self.actions.append(act.label)
         self.poses.append(self.frame.pose)
         return self.frame
+
+    def _plan(self, act: ParsedAction) -> Planned:
+        """The controls' move for ``act``: computed once (twice only when a collision drops moves)."""
+        if act.kind == "keys":
+            planned = self.controller.plan(act.value)
+            blocked = self._blocked(act.value, planned.pose)
+            return planned if blocked is None else self.controller.plan(blocked)
+        if act.kind == "text":
+            delta = compose_deltas(parse_text(act.value, self.config.steps)).double()
+            return self.controller.plan_pose(self.controller.pose.double() @ delta)
+        return self.controller.plan_pose(act.pose)
+
+    def _blocked(self, keys: str, target: torch.Tensor) -> str | None:
+        """The keys left (turns only, or ``.``) when the forward motion to ``target`` would hit the
+        surface ahead in the last frame's depth (the preset's collision band); None when clear."""
+        clearance = self.config.collision_m
+        if clearance is None or "W" not in keys:
+            return None
+        step = np.linalg.inv(self.frame.pose.astype(np.float64)) @ target.numpy().astype(np.float64)
+        forward = float(step[2, 3])
+        band = self.preset.collision
+        h, w = self.frame.depth.shape
+        rows = slice(int(band.rows[0] * h), int(band.rows[1] * h))
+        cols = slice(int(band.cols[0] * w), int(band.cols[1] * w))
+        ahead = self.frame.depth[rows, cols]
+        known = ahead[ahead > 0]
+        if forward > 0 and known.size and float(np.percentile(known, band.percentile)) < forward + clearance:
+            return "".join(k for k in keys if k in "QERF") or "."
+        return None
 
     def observe(self, rgb: np.ndarray, depth: np.ndarray, pose: np.ndarray, K: np.ndarray) -> Frame:
         """Teacher forcing: replace the current frame by a true one (global frame) and remember it.
@@ -90,47 +121,14 @@ class Session:
         The next ``step`` then predicts from the truth instead of from the backend's own output.
         """
         pose = np.asarray(pose, np.float32)
-        frame = Frame(
-            rgb,
-            np.asarray(depth, np.float32),
-            pose,
-            np.asarray(K, np.float32),
-            depth > 0,
-            self.index,
-            "observe",
-            {},
-        )
+        depth = np.asarray(depth, np.float32)
+        frame = Frame(rgb, depth, pose, np.asarray(K, np.float32), depth > 0, self.index, "observe", {})
         self.controller.set_pose(torch.from_numpy(pose.astype(np.float64)))
-        self._remember(frame)
+        MemoryWrite.of_frame(frame).apply(self.memory)
         self.backend.observe(frame)
         self.frame = frame
         self.poses[-1] = pose
         return frame
-
-    def _collide(self, keys: str) -> str:
-        """Drop the forward/back/strafe keys of a step whose forward motion would hit the surface ahead."""
-        clearance = self.world.cfg.collision_m
-        if clearance is None or "W" not in keys:
-            return keys
-        step = np.linalg.inv(self.frame.pose.astype(np.float64)) @ self.controller.peek(keys).numpy().astype(
-            np.float64
-        )
-        forward = float(step[2, 3])
-        h, w = self.frame.depth.shape
-        band = self.frame.depth[int(0.35 * h) : int(0.65 * h), int(0.4 * w) : int(0.6 * w)]
-        known = band[band > 0]
-        if forward > 0 and known.size and float(np.percentile(known, 10)) < forward + clearance:
-            return "".join(k for k in keys if k in "QERF") or "."
-        return keys
-
-    def _remember(self, frame: Frame) -> None:
-        self.memory.insert(
-            torch.from_numpy(frame.rgb).permute(2, 0, 1).float() / 255,
-            torch.from_numpy(frame.depth),
-            torch.from_numpy(frame.K),
-            torch.from_numpy(frame.pose),
-            observed=True,
-        )
 
     def top_down(self, size: int = 240, max_points: int = 60_000) -> np.ndarray:
         """``(size, size, 3)`` uint8 map from above: remembered points (their colour), path, heading."""
@@ -143,9 +141,3 @@ class Session:
             pick = np.linspace(0, len(xyz) - 1, max_points).astype(np.int64)
             xyz, rgb = xyz[pick], rgb[pick]
         return draw_top_down(xyz, rgb, poses, size, ground_frame(poses[:1]))
-
-    def save(self, path: str) -> None:
-        """Save poses, memory, controller and history to one safetensors file (atomic)."""
-        from .persist import save_session
-
-        save_session(self, path)

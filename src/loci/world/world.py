@@ -1,4 +1,7 @@
-"""World = a backend + a memory + a controller. ``start(...) -> Session``; ``load_session(path)``."""
+"""World = a backend + a memory + a controller, under a preset. ``start(...) -> Session``.
+
+Saving and loading sessions is a layer above this one (:mod:`loci.world.persist`).
+"""
 
 from __future__ import annotations
 
@@ -16,40 +19,35 @@ from loci.geometry import intrinsics_from_fov
 from loci.io import file_digest
 from loci.memory import LightFalloff, PointMemory, PointMemoryConfig, frame_strength, load_light_falloff
 from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_TOKENIZER, SHIPPED_WORLD
+from loci.models.loading import load_depth_model, load_tokenizer, load_world_model
 
-from .backends import (
-    BACKENDS,
-    LEARNED_BACKENDS,
-    Backend,
-    CopyLastBackend,
-    EngineBackend,
-    WarpBackend,
-    WarpConfig,
-)
-from .dit_backend import DitBackend, DitConfig
+from .backends import BackendContext, WarpConfig, backend_spec
+from .backends.learned import DitConfig
 from .frame import Frame
+from .preset import WorldPreset, load_preset, preset_for
 from .session import Session
 
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """backend: ``loci``, ``dit``, ``warp``, ``copy-last`` or ``engine``. steps: key step sizes for
-    pose-driven backends. memory: point-memory settings. warp: hole filling. fov_x_deg: default
-    horizontal FOV when ``start`` gets no K. tokenizer_checkpoint / world_checkpoint: the learned
-    backends' weights (None: the ones shipped in ``loci/models/weights``). dit: their sampling and
-    memory settings (``loci`` uses ``dit.memory``; ``dit`` always runs without memory; the fields it
-    leaves at None take the values tuned for the session's engine, :meth:`DitConfig.for_engine`).
-    depth_checkpoint: the monocular depth model that completes a start image given without depth
-    (None: the shipped one). light: how the memory re-lights remembered colours for the distance
-    they are shown at (:class:`~loci.memory.LightFalloff`): ``"auto"`` (default), the falloff
-    shipped for the engine a learned backend's session starts in (``start(..., engine=...)`` or
-    ``start_from_engine``; none for an image of unknown origin or a baseline backend); ``"none"``;
-    or the path of a falloff file (any backend). light_strength: each session scales the falloff
-    by this times the strength its start frame shows (:func:`~loci.memory.frame_strength`, clipped
-    to [0, 1]): Doom lights each sector at its own level, and one falloff per engine over-brightens
-    the bright ones (BENCHMARKS.md); None: the falloff as fitted."""
+    """backend: one of :data:`~loci.world.backends.BACKENDS`. preset: the tuned values the sessions
+    run with (:mod:`loci.world.preset`): a shipped preset's name or a ``.json`` path; None: the
+    preset of the engine each session starts in. steps: key step sizes for pose-driven backends.
+    memory: point-memory settings. warp: hole filling. fov_x_deg: default horizontal FOV when
+    ``start`` gets no K. collision_m: clearance kept ahead of a forward step (None: no collisions).
+    tokenizer_checkpoint / world_checkpoint: the learned backends' weights (None: the shipped ones).
+    dit: their sampling and memory settings (fields at None take the preset's). depth_checkpoint:
+    the monocular depth model that completes a start image given without depth (None: the shipped
+    one). light: how the memory re-lights remembered colours for the distance they are shown at
+    (:class:`~loci.memory.LightFalloff`): ``"auto"``, the falloff shipped for the engine a learned
+    backend's session starts in (none for an image of unknown origin or a baseline backend);
+    ``"none"``; or the path of a falloff file (any backend). light_strength: each session scales
+    the falloff by this times the strength its start frame shows (clipped to [0, 1]; Doom lights
+    each sector at its own level, and one falloff per engine over-brightens the bright ones);
+    ``"preset"``: the preset's; None: the falloff as fitted."""
 
-    backend: str = "warp"
+    backend: str = "warp"  # a registered name (loci.world.backends)
+    preset: str | None = None
     steps: KeyStepConfig = field(
         default_factory=lambda: KeyStepConfig(move_m=0.25, turn_deg=5.0, pitch_deg=3.0)
     )
@@ -62,47 +60,39 @@ class WorldConfig:
     depth_checkpoint: str | None = None
     dit: DitConfig = field(default_factory=DitConfig)
     light: str = "auto"
-    light_strength: float | None = 0.5
+    light_strength: float | str | None = "preset"
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+        backend_spec(self.backend)  # an unknown name raises, naming the registered ones
+        if isinstance(self.light_strength, str) and self.light_strength != "preset":
+            raise ValueError(
+                f"light_strength must be a number, None or 'preset', got {self.light_strength!r}"
+            )
 
 
 class World:
-    """Makes sessions. ``World(WorldConfig(backend="warp"))``; the engine backend also needs an engine."""
+    """Makes sessions: ``World(WorldConfig(backend="warp")).start(image, depth)`` or
+    ``.start_from_engine("vizdoom", "MAP01", seed)``. Learned weights load once per World."""
 
-    def __init__(self, cfg: WorldConfig | None = None, engine: Engine | None = None):
+    def __init__(self, cfg: WorldConfig | None = None):
         self.cfg = cfg or WorldConfig()
-        self.engine = engine
+        self.spec = backend_spec(self.cfg.backend)
+        self._models: tuple[Any, Any] | None = None
+        self._weights: dict[str, str] | None = None
+        self._depth = None
+        self._lights: dict[str, LightFalloff] = {}
 
     @property
     def steps(self) -> KeyStepConfig:
         return self.cfg.steps
 
-    def _backend(self, engine: str | None = None) -> Backend:
-        """``engine``: the engine of the session's world, if known (learned backends tune to it)."""
-        if self.cfg.backend == "warp":
-            return WarpBackend(self.cfg.warp)
-        if self.cfg.backend == "copy-last":
-            return CopyLastBackend()
-        if self.cfg.backend in LEARNED_BACKENDS:
-            cfg = self.cfg.dit
-            if self.cfg.backend == "dit":  # the same model without any spatial memory
-                cfg = dataclasses.replace(cfg, memory="none", composite=False, start_from_fill=None)
-            backend = DitBackend(*self._learned(), cfg, engine)
-            backend.name = self.cfg.backend
-            return backend
-        if self.engine is None:
-            raise ValueError("the engine backend needs an engine: World(cfg, engine=make_engine(...))")
-        return EngineBackend(self.engine)
+    def preset(self, engine: str | None) -> WorldPreset:
+        """The preset of a session in ``engine``'s world (``WorldConfig.preset`` when set)."""
+        return load_preset(self.cfg.preset or preset_for(engine))
 
-    def _learned(self):
-        """The world model and tokenizer (loaded once per World, shared by its sessions)."""
-        if getattr(self, "_models", None) is None:
-            from loci.training.tokenizer import load_tokenizer
-            from loci.training.world import load_world_model
-
+    def learned_models(self):
+        """The world model and tokenizer of a learned backend (loaded once, shared by the sessions)."""
+        if self._models is None:
             world = self.cfg.world_checkpoint or SHIPPED_WORLD
             tokenizer = self.cfg.tokenizer_checkpoint or SHIPPED_TOKENIZER
             for what, path in (("world", world), ("tokenizer", tokenizer)):
@@ -117,9 +107,9 @@ class World:
     def weights_id(self) -> dict[str, str] | None:
         """SHA-256 (hex) of the world-model and tokenizer files a learned backend runs (None for
         other backends): a learned session's KV cache and latent memory only make sense with them."""
-        if self.cfg.backend not in LEARNED_BACKENDS:
+        if not self.spec.learned:
             return None
-        self._learned()
+        self.learned_models()
         return dict(self._weights)
 
     def start(
@@ -133,16 +123,18 @@ class World:
         """Start from an ``(H, W, 3)`` uint8 image with z-depth ``(H, W)`` (metres, 0 = unknown).
 
         ``K`` defaults to a ``fov_x_deg`` pinhole; ``pose`` (the start camera in the global frame)
-        to the identity. Backends without a depth model need ``depth``. ``engine``: the engine whose
-        world the image shows, if known (it picks that world's light falloff, see ``WorldConfig.light``).
+        to the identity. Without ``depth`` the depth net predicts it. ``engine``: the engine whose
+        world the image shows, if known (it picks the preset and the light falloff).
         """
-        if self.cfg.backend == "engine":
-            raise ValueError("the engine backend starts from an engine: use start_from_engine(level, seed)")
+        if not self.spec.starts_from_image:
+            raise ValueError(
+                f"the {self.cfg.backend} backend starts from an engine: use start_from_engine(engine, level, seed)"
+            )
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         h, w = image.shape[:2]
-        if depth is None and self.cfg.backend == "copy-last":
+        if depth is None and not self.spec.needs_depth:
             depth = np.zeros((h, w), np.float32)  # copying pixels needs no geometry
         source = {"kind": "image"} | ({"engine": engine} if engine else {})
         if depth is None:  # complete the 4D state of the start frame: predict its depth (DeepVerse)
@@ -161,14 +153,11 @@ class World:
         if K.shape != (3, 3):
             raise ValueError(f"K must be (3, 3), got {K.shape}")
         pose = np.eye(4, dtype=np.float32) if pose is None else np.asarray(pose, np.float32)
-        first = Frame(image, depth, pose, K, depth > 0, 0, "", {})
-        return self._session(first, source)
+        return self.resume(Frame(image, depth, pose, K, depth > 0, 0, "", {}), source)
 
     def _depth_model(self):
         """The monocular depth model (loaded once per World)."""
-        if getattr(self, "_depth", None) is None:
-            from loci.training.depth import load_depth_model
-
+        if self._depth is None:
             path = self.cfg.depth_checkpoint or SHIPPED_DEPTH
             if not Path(path).is_file():
                 raise ValueError(f"a start image without depth needs a depth model: {path} does not exist")
@@ -180,9 +169,9 @@ class World:
     ) -> Session:
         """Start from an engine's first frame (``engine`` may be a name, built with ``engine_config``).
 
-        With the engine backend the engine keeps producing the frames; otherwise its first frame
-        (RGB, depth, K) seeds the memory and the backend takes over. ``prelude``: key steps the
-        engine takes before the first frame.
+        A backend driven by keys (the engine backend) keeps stepping the engine; any other takes
+        the first frame (RGB, depth, K) into its memory and goes on alone. ``prelude``: key steps
+        the engine takes before the first frame.
         """
         if isinstance(engine, str):
             engine = make_engine(engine, **engine_config)
@@ -196,13 +185,8 @@ class World:
             "seed": int(seed),
             "prelude": list(prelude),
         }
-        if self.cfg.backend == "engine":
-            self.engine = engine
         first = Frame(obs.rgb, obs.depth, np.eye(4, dtype=np.float32), obs.K, obs.depth > 0, 0, "", {})
-        session = self._session(first, source)
-        if isinstance(session.backend, EngineBackend):
-            session.backend.origin = np.linalg.inv(obs.pose.astype(np.float64))
-        return session
+        return self.resume(first, source, engine, obs.pose)
 
     def _light(self, engine: str | None) -> LightFalloff | None:
         """The light falloff of a session in ``engine``'s world (see ``WorldConfig.light``), loaded once."""
@@ -210,46 +194,43 @@ class World:
         if setting == "none":
             return None
         if setting == "auto":
-            if self.cfg.backend not in LEARNED_BACKENDS or engine not in SHIPPED_LIGHT:
+            if not self.spec.learned or engine not in SHIPPED_LIGHT:
                 return None
             setting = str(SHIPPED_LIGHT[engine])
-        cache = self.__dict__.setdefault("_lights", {})
-        if setting not in cache:
-            cache[setting] = load_light_falloff(setting)
-        return cache[setting]
+        if setting not in self._lights:
+            self._lights[setting] = load_light_falloff(setting)
+        return self._lights[setting]
 
-    def _session(self, first: Frame, source: dict[str, Any]) -> Session:
-        backend = self._backend(source.get("engine"))
+    def resume(
+        self,
+        first: Frame,
+        source: dict[str, Any],
+        engine: Engine | None = None,
+        engine_pose: np.ndarray | None = None,
+    ) -> Session:
+        """A session whose current frame is ``first`` (in its memory), started from ``source``
+        (``{"kind": "image"}`` or an engine's level and seed; ``light_strength`` once measured).
+        ``engine`` / ``engine_pose`` ``(4, 4)``: the engine of an engine start and its start pose."""
+        preset = self.preset(source.get("engine"))
+        ctx = BackendContext(self.cfg, preset, engine, engine_pose, self.learned_models)
+        backend = self.spec.build(ctx)
         light = self._light(source.get("engine"))
-        if light is not None and self.cfg.light_strength is not None:
+        strength = preset.light_strength if self.cfg.light_strength == "preset" else self.cfg.light_strength
+        if light is not None and strength is not None:
             if "light_strength" not in source:  # measured on the start frame; a loaded session keeps it
-                measured = self.cfg.light_strength * frame_strength(first.rgb, first.depth, light)
+                measured = strength * frame_strength(first.rgb, first.depth, light, preset.strength)
                 source["light_strength"] = min(max(measured, 0.0), 1.0)
             light = light.scaled(source["light_strength"])
         memory = PointMemory(self.cfg.memory, light=light)
-        steps = self.cfg.steps
-        if isinstance(backend, EngineBackend):  # poses follow the engine; the controller only mirrors them
-            steps = KeyStepConfig(
-                move_m=steps.move_m, turn_deg=steps.turn_deg, pitch_deg=steps.pitch_deg, max_pitch_deg=89.9
-            )
-        controller = PoseController(steps, torch.from_numpy(first.pose.astype(np.float64)), mode="walk")
-        session = Session(self, backend, memory, controller, first, source)
-        session._remember(first)
-        session.frame = backend.first(first, memory)
-        return session
+        controller = PoseController(
+            backend.controller_steps(self.cfg.steps),
+            torch.from_numpy(first.pose.astype(np.float64)),
+            mode="walk",
+        )
+        return Session(self.cfg, preset, backend, memory, controller, first, source, self.weights_id())
 
-    @staticmethod
-    def load_session(
-        path: str,
-        engine: Engine | None = None,
-        world_checkpoint: str | None = None,
-        tokenizer_checkpoint: str | None = None,
-    ) -> Session:
-        """Load a session saved by :meth:`Session.save` (engine sessions replay on ``engine``).
 
-        A learned session continues only with the weights that made it: ``world_checkpoint`` /
-        ``tokenizer_checkpoint`` point to them when they are no longer the saved config's.
-        """
-        from .persist import load_session
-
-        return load_session(path, engine, world_checkpoint, tokenizer_checkpoint)
+def with_checkpoints(cfg: WorldConfig, world: str | None, tokenizer: str | None) -> WorldConfig:
+    """``cfg`` with the learned weights' paths replaced where given."""
+    changes = {"world_checkpoint": world, "tokenizer_checkpoint": tokenizer}
+    return dataclasses.replace(cfg, **{k: str(v) for k, v in changes.items() if v is not None})
