@@ -45,7 +45,7 @@ lock: $(VENV)/.installed-dev
 lock-upgrade: $(VENV)/.installed-dev
 	$(BIN)/python scripts/lock.py --upgrade --uv $(BIN)/uv --torch-wheels $(TORCH_WHEELS)
 
-bench: $(VENV)/.installed-dev  # README's table and the quick suite (2,145 s on 2026-12-04; README, "Benchmarks")
+bench: $(VENV)/.installed-dev  # README's table and the quick suite (2,145 s on 2026-12-04; README, "Evaluate")
 	$(BIN)/python benchmarks/geometry.py
 	$(BIN)/python benchmarks/world.py --steps 200
 	$(BIN)/python benchmarks/player.py --threads 1,0

@@ -4,7 +4,7 @@ all of them, prints b(d) at a few distances (b = 1 at 0.5 m) and writes JSON.
 
 Usage: ``python scripts/light_by_level.py [--data data/doom_train] [--out benchmarks/results/light_by_level.json]``
 Doom lights each sector at its own level and dims it with distance by a sector-dependent amount, so
-one falloff per engine fits the dim levels and over-brightens the bright ones (BENCHMARKS.md).
+one falloff per engine fits the dim levels and over-brightens the bright ones (docs/tuning.md, "light_strength").
 """
 
 from __future__ import annotations

@@ -164,3 +164,17 @@ def test_bad_command_lines_fail_fast_with_one_line(tmp_path, capsys, argv, messa
     assert code == 2 and len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "o.mp4").exists()
     print(f"{argv[0]} refused in {time.perf_counter() - t0:.2f} s")
+
+
+def test_a_partial_bench_does_not_overwrite_the_suite_table(capsys):
+    from loci.cli import _bench_markdown, build_parser
+
+    def target(*extra):
+        return _bench_markdown(build_parser().parse_args(["bench", *extra]))
+
+    assert str(target()) == "BENCHMARKS.md" and str(target("--quick")) == "BENCHMARKS.md"
+    assert target("--backends", "loci") is None and target("--engines", "vizdoom") is None
+    assert target("--modes", "rgbd") is None
+    assert "not written into BENCHMARKS.md" in capsys.readouterr().out
+    assert str(target("--backends", "loci", "--markdown", "x.md")) == "x.md"
+    assert target("--markdown", "") is None

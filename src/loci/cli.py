@@ -210,6 +210,22 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _bench_markdown(args: argparse.Namespace) -> Path | None:
+    """Where the table goes: ``--markdown`` when given ('' = nowhere); by default BENCHMARKS.md, but
+    only for a whole suite (default backends, engines and modes): a partial run would overwrite the
+    suite's block with a part of it."""
+    if args.markdown is not None:
+        return Path(args.markdown) if args.markdown else None
+    whole = (args.backends, args.engines, args.modes) == (
+        ",".join(BENCH_BACKENDS),
+        "vizdoom,miniworld",
+        "rgbd,rgb",
+    )
+    if not whole:
+        print("a partial suite: its table is not written into BENCHMARKS.md (--markdown PATH writes it)")
+    return Path("BENCHMARKS.md") if whole else None
+
+
 def _cmd_bench(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -224,7 +240,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         engines=tuple(args.engines.split(",")),
         modes=modes,
         out=Path(args.out),
-        markdown=Path(args.markdown) if args.markdown else None,
+        markdown=_bench_markdown(args),
         command="loci bench"
         + (" --quick" if args.quick else "")
         + (f" --backends {args.backends}" if args.backends != ",".join(BENCH_BACKENDS) else "")
@@ -350,7 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--modes", default="rgbd,rgb", help="starts: rgbd (with the true depth), rgb (image only)"
     )
     bench.add_argument("--out", default="outputs/bench")
-    bench.add_argument("--markdown", default="BENCHMARKS.md", help="Markdown table path ('' to skip)")
+    bench.add_argument(
+        "--markdown",
+        default=None,
+        help="Markdown table path ('' to skip; default: BENCHMARKS.md's block of the suite, for a whole suite only)",
+    )
     _add_learned_args(bench)
     bench.set_defaults(func=_cmd_bench)
 

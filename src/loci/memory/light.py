@@ -3,7 +3,7 @@
 Some worlds light a surface by how far the camera is from it: Doom's renderer darkens walls and
 flats with distance (its "light diminishing": the colormap index grows as the projected scale
 shrinks), fog does the same elsewhere. A point memory that keeps the colour a surface had when it
-was seen from 8 m shows it up to 2.5× too dark from 2 m (BENCHMARKS.md measures it
+was seen from 8 m shows it up to 2.5× too dark from 2 m (docs/tuning.md, "light_strength", measures it
 on ViZDoom's training levels, level by level). :class:`LightFalloff` models the brightness of a surface as
 ``albedo · b(d)`` for its camera distance ``d``, so a point seen at ``d_seen`` with colour ``c`` is
 shown at ``d`` as ``c · b(d) / b(d_seen)``. ``log b`` is piecewise linear in ``log d`` between knots
