@@ -204,8 +204,8 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     assert bool((cond[0, 0, -1] == 1).all())
     n_before = len(backend.latents)
     frames = [s.step(k) for k in "WWQQ"]
-    # the generated latent and its decoded depth are what the next step inserts into the memory
-    z, d, pose, _ = backend.pending
+    # the generated latent and its decoded depth are what the step inserted into the latent memory
+    z, d, pose, _ = backend.latest
     with torch.inference_mode():
         rgb_dec, _ = backend.tokenizer.decode(z, backend.scale)
     img = ((rgb_dec[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
@@ -262,7 +262,7 @@ def test_memory_model_trains_and_conditions_on_the_latent_memory(memory_setup, m
     # the generated pixels take the depth of a nearest remembered pixel (brute force, up to the
     # approximate distance transform's slack), not the decoder's; where the decoder draws sky (depth
     # 0, at infinity) they stay sky
-    _, drawn = sc.backend.tokenizer.decode(sc.backend.pending[0], sc.backend.scale)
+    _, drawn = sc.backend.tokenizer.decode(sc.backend.latest[0], sc.backend.scale)
     sky = (drawn[0] <= 0).numpy()
     vy, vx = np.nonzero(valid)
     known_depth = seen.depth.numpy()[valid]
@@ -352,7 +352,7 @@ def test_the_anchor_keeps_the_memory_or_the_encoded_fill_where_the_memory_is_val
             b.scale,
         )
         s.step(target)
-        z = b.pending[0][0]
+        z = b.latest[0][0]
         want = cond[0, 0, :C] if source == "memory" else z_fill[0]
         torch.testing.assert_close(z[:, valid], want[:, valid])
         assert not torch.allclose(z[:, ~valid], want[:, ~valid])

@@ -183,6 +183,26 @@ class PointMemory:
         self._evict()
         return n
 
+    def mark(self, incoming: int) -> tuple:
+        """A mark to :meth:`retract` to, taken before inserting at most ``incoming`` points: the point
+        count and step (cheap: inserts only append), or a copy of the whole state when those points
+        could take the memory over budget (eviction reorders it) or reach its sky memory."""
+        if len(self) + incoming > self.cfg.max_points or self.sky is not None:
+            return ("copy", {k: v.clone() for k, v in self.state_dict().items()})
+        return ("count", len(self), self.step)
+
+    def retract(self, mark: tuple) -> None:
+        """Undo every insert made since :meth:`mark` (the memory as it was then, renders aside)."""
+        if mark[0] == "copy":
+            self.load_state_dict(mark[1])
+            return
+        _, n, step = mark
+        if len(self) < n:
+            raise RuntimeError(f"cannot retract to {n} points: the memory holds {len(self)}")
+        for name in STATE_KEYS:
+            setattr(self, name, getattr(self, name)[:n])
+        self.step = step
+
     def _evict(self) -> None:
         """Over budget: drop points down to ``(1 - evict_slack) · max_points`` at once, so eviction
         runs rarely. Points are stored in birth order, so "oldest" is a slice."""

@@ -15,10 +15,11 @@ staged as Self-Forcing's inference pipeline is):
 4. :meth:`~LearnedBackend.composite`: the point memory's pixels where it covers the view, the
    generated ones (mixed with the inpainting, :func:`hole_weights`) in the disocclusions;
 5. :meth:`~LearnedBackend.remember`: what the point memory keeps (the disocclusions, through the
-   session, as ``warp``'s filled holes are kept) and the frame's latents for the latent memory.
+   session, as ``warp``'s filled holes are kept), and the frame's latents, lifted by its depth,
+   into the latent memory, in the step that made them.
 
-The latent memory takes a frame's latents when the next step starts, not in the step that made
-them: teacher forcing (:meth:`observe`) replaces the latest frame by the truth before that.
+Teacher forcing (:meth:`observe`) retracts the latest frame's latents from the latent memory
+(:meth:`~loci.memory.PointMemory.retract`) and remembers the true frame's instead.
 Poses enter as Plücker rays in the session's global frame; key actions as key ids (steps given as
 a pose or as text get the null action, which training's action dropout taught). A model trained
 without memory channels (``cond_channels = 0``) runs with ``memory="none"``.
@@ -219,8 +220,10 @@ class LearnedBackend(Backend):
         self.last_keys = ""
         self.scale: torch.Tensor | None = None
         self.latents = LatentMemory(c.latent_channels)
-        # the latest frame's latents, awaiting the latent memory: (z, depth (1, H, W), pose, K) tensors
-        self.pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        # the latest frame's latents as the latent memory took them: (z, depth (1, H, W), pose, K)
+        # tensors, and the latent memory's mark before it took them (teacher forcing retracts it)
+        self.latest: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.latest_mark: tuple | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -237,23 +240,24 @@ class LearnedBackend(Backend):
             self.scale = scale
         return z
 
-    def _flush(self) -> None:
-        """Insert the latest frame's latents (lifted with its depth) into the latent memory."""
-        if self.pending is None:
-            return
-        z, depth, pose, K = self.pending
+    def _remember_latents(
+        self, z: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, K: torch.Tensor
+    ) -> None:
+        """Insert a frame's latents ``(1, C, h, w)``, lifted with its depth ``(1, H, W)``, into the
+        latent memory; it becomes the latest frame (the one :meth:`observe` replaces)."""
         f = self.tokenizer.downsample
         K_lat = latent_intrinsics(K, tuple(depth.shape[-2:]), f)
+        self.latest_mark = self.latents.mark(z.shape[-2] * z.shape[-1])
         self.latents.insert(z[0], block_depth(depth, f)[0], K_lat, pose)
-        self.pending = None
+        self.latest = (z, depth, pose, K)
 
+    @torch.inference_mode()
     def _memory_channels(self, K: torch.Tensor, pose: torch.Tensor, size, latent, memory: PointMemory):
         """``(1, 1, C + 2, h, w)`` memory channels at the target camera, or None."""
         if self.memory_mode == "none":
             return None
         f = self.tokenizer.downsample
         if self.memory_mode == "latent":
-            self._flush()
             r = self.latents.render(latent_intrinsics(K, size, f), pose, latent)
             rendered = Rendered(r.features[None], r.depth[None], r.mask[None])
         else:
@@ -358,9 +362,9 @@ class LearnedBackend(Backend):
         new: torch.Tensor | None,
         view: MemoryView | None,
     ) -> MemoryWrite | None:
-        """Stage 5: the frame's latents await the latent memory; the pixels ``new`` (None: all) of
+        """Stage 5: the frame's latents enter the latent memory; the pixels ``new`` (None: all) of
         ``kept`` go to the point memory (through the session), if ``cfg.remember``."""
-        self.pending = (z[:, 0], depth[None], pose, K)
+        self._remember_latents(z[:, 0], depth[None], pose, K)
         if not self.cfg.remember:
             return None
         rgb = torch.from_numpy(kept).permute(2, 0, 1).float() / 255
@@ -404,7 +408,7 @@ class LearnedBackend(Backend):
         self.frame_index = 0
         self.last_keys = ""
         self.latents = LatentMemory(self.model.config.latent_channels)
-        self.pending = (z, depth[None], pose, K)
+        self._remember_latents(z, depth[None], pose, K)
         return frame
 
     @torch.inference_mode()
@@ -421,24 +425,29 @@ class LearnedBackend(Backend):
         cond = self._cond(K, pose, frame.size, tuple(z.shape[-2:]), self.last_keys)
         t = torch.full((1, 1), self.cfg.commit_t)
         self.model.commit(z[:, None], self.cache, [i], history, i, cond, t=t)
-        self.pending = (z, depth[None], pose, K)
+        self.latents.retract(self.latest_mark)
+        self._remember_latents(z, depth[None], pose, K)
 
     # ------------------------------------------------------------------ saving
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """KV cache, latent memory, the frame awaiting insertion, depth scale, step and noise state."""
+        """KV cache, latent memory, the latest frame's latents and the mark before them, depth scale,
+        step and noise state."""
         if self.cache is None:
             raise RuntimeError("nothing to save before the session's start frame")
         state = {f"cache.{k}": v for k, v in self.cache.state_dict().items()}
         state |= {f"latents.{k}": v for k, v in self.latents.state_dict().items()}
-        if self.pending is not None:
-            z, depth, pose, K = self.pending
-            state |= {
-                "pending.z": z.clone(),
-                "pending.depth": depth.clone(),
-                "pending.pose": pose.float().clone(),
-                "pending.K": K.float().clone(),
-            }
+        z, depth, pose, K = self.latest
+        state |= {
+            "latest.z": z.clone(),
+            "latest.depth": depth.clone(),
+            "latest.pose": pose.float().clone(),
+            "latest.K": K.float().clone(),
+        }
+        if self.latest_mark[0] == "count":
+            state["latest.mark"] = torch.tensor(self.latest_mark[1:], dtype=torch.long)
+        else:
+            state |= {f"latest.before.{k}": v for k, v in self.latest_mark[1].items()}
         return state | {
             "scale": self.scale.clone(),
             "frame_index": torch.tensor(self.frame_index),
@@ -456,12 +465,21 @@ class LearnedBackend(Backend):
             raise ValueError(f"learned-world state lacks {sorted(missing)}")
         self.cache.load_state_dict(part("cache."))
         self.latents.load_state_dict(part("latents."))
-        p = part("pending.")
-        self.pending = (
-            (p["z"], p["depth"], p["pose"].float(), p["K"].float())
-            if {"z", "depth", "pose", "K"} <= set(p)
-            else None
-        )
+        old = part("pending.")  # saved before the latents entered the memory in their own step
+        if {"z", "depth", "pose", "K"} <= set(old):
+            self._remember_latents(old["z"], old["depth"], old["pose"].float(), old["K"].float())
+        else:
+            p = part("latest.")
+            if not {"z", "depth", "pose", "K"} <= set(p):
+                raise ValueError("learned-world state lacks the latest frame's latents")
+            self.latest = (p["z"], p["depth"], p["pose"].float(), p["K"].float())
+            before = part("latest.before.")
+            if before:
+                self.latest_mark = ("copy", before)
+            elif "mark" in p and tuple(p["mark"].shape) == (2,):
+                self.latest_mark = ("count", int(p["mark"][0]), int(p["mark"][1]))
+            else:
+                raise ValueError("learned-world state lacks the latent memory's mark before the latest frame")
         self.scale = state["scale"].float()
         self.frame_index = int(state["frame_index"])
         self.gen.set_state(state["noise_state"])
