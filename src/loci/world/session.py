@@ -10,7 +10,7 @@ builds the frame once. Saving and loading: :mod:`loci.world.persist`.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,21 +24,20 @@ from .backends import Backend, MemoryWrite, StepRequest
 from .frame import Frame
 from .preset import WorldPreset
 
-if TYPE_CHECKING:
-    from .world import WorldConfig
-
 
 class Session:
     """State of one walk: the controller, the memory, the current frame and the history of poses/actions.
 
-    ``config``: the :class:`~loci.world.WorldConfig` it runs; ``preset``: its tuned values;
+    ``config``: the :class:`~loci.world.WorldConfig` it runs (its ``steps`` and ``collision_m`` are
+    read here; typed loosely so that this module does not import the World above it); ``preset``:
+    its tuned values;
     ``source``: where the start came from (``{"kind": "image"}`` or engine/level/seed);
     ``weights``: SHA-256 of the learned weights it runs (None for other backends).
     """
 
     def __init__(
         self,
-        config: WorldConfig,
+        config: Any,
         preset: WorldPreset,
         backend: Backend,
         memory: PointMemory,
