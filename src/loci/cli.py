@@ -270,6 +270,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
         from loci.training.depth import load_depth_config, train_depth
 
         path = train_depth(load_depth_config(args.config))
+    elif args.model == "student":
+        from loci.training.student import load_student_config, train_student
+
+        path = train_student(load_student_config(args.config))
     else:
         from loci.training.world import load_world_config, train_world
 
@@ -379,9 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser(
         "train",
-        help="train the tokenizer, the world model or the depth net, or fit the light falloff, from a JSON config",
+        help="train the tokenizer, the world model, its few-step student (Self-Forcing + DMD) or the depth "
+        "net, or fit the light falloff, from a JSON config",
     )
-    train.add_argument("model", choices=("tokenizer", "world", "depth", "light"))
+    train.add_argument("model", choices=("tokenizer", "world", "student", "depth", "light"))
     train.add_argument("--config", required=True, help="e.g. configs/tokenizer_tiny.json")
     train.set_defaults(func=_cmd_train)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,9 +14,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from loci.eval.metrics import (
     MemorySymmetryConfig,
     depth_error,
+    laplacian_energy,
     memory_symmetry,
     psnr,
     psnr_batch,
+    sharpness_ratio,
     ssim,
     ssim_batch,
     ssim_map,
@@ -108,6 +111,44 @@ def test_temporal_flickering():
     v[1] = 51  # |diff| = 51 then 51
     assert temporal_flickering(v) == pytest.approx((255 - 51) / 255)
     assert temporal_flickering(np.zeros((2, 4, 4, 3), np.uint8)) == 1.0
+
+
+def _laplacian_var_numpy(grey: np.ndarray) -> float:
+    """Oracle: the 4-neighbour Laplacian with numpy's ``reflect`` padding (OpenCV's BORDER_REFLECT_101)."""
+    g = np.pad(grey.astype(np.float64), 1, mode="reflect")
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+def test_laplacian_energy_closed_form_and_numpy_oracle():
+    checker = (np.indices((6, 8)).sum(0) % 2 * 255).astype(np.uint8)  # every Laplacian is +-4*255
+    video = np.repeat(checker[None, ..., None], 3, -1)
+    assert laplacian_energy(video)[0] == pytest.approx((4 * 255) ** 2)
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (3, 9, 11), dtype=np.uint8)  # R = G = B: the grey conversion is exact
+    got = laplacian_energy(np.repeat(grey[..., None], 3, -1))
+    np.testing.assert_allclose(got, [_laplacian_var_numpy(g) for g in grey], rtol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_sharpness_ratio_sees_blur_and_noise(seed):
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 256, (2, 12, 16, 3), dtype=np.uint8).reshape(24, 16, 3), (64, 96))
+    truth = base.reshape(2, 48, 64, 3)
+    blurred = np.stack([cv2.GaussianBlur(f, (7, 7), 2.0) for f in truth])
+    noisy = np.clip(truth + rng.normal(0, 25, truth.shape), 0, 255).astype(np.uint8)
+    assert sharpness_ratio(truth, truth) == 1.0
+    assert sharpness_ratio(blurred, truth) < 0.8 < 1.25 < sharpness_ratio(noisy, truth)
+
+
+def test_sharpness_ratio_bad_input():
+    flat = np.full((2, 4, 4, 3), 7, np.uint8)
+    assert math.isnan(sharpness_ratio(flat, flat))  # no texture in the truth: undefined, not 0 or inf
+    with pytest.raises(ValueError, match="same shape"):
+        sharpness_ratio(flat, flat[:1])
+    with pytest.raises(ValueError, match="uint8"):
+        laplacian_energy(flat.astype(np.float32))
 
 
 def test_memory_symmetry_hand_computed():

@@ -8,6 +8,7 @@ import pytest
 
 from loci.training.depth import load_depth_config
 from loci.training.light import load_light_config
+from loci.training.student import load_student_config
 from loci.training.tokenizer import load_train_config
 from loci.training.world import load_world_config
 
@@ -17,6 +18,7 @@ LOADERS = {
     "world": load_world_config,
     "depth": load_depth_config,
     "light": load_light_config,
+    "student": load_student_config,
 }
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from loci.models import SHIPPED_STUDENT, SHIPPED_WORLD
 from loci.world import BACKENDS, Backend, BackendSpec, World, WorldConfig, backend_spec
 from loci.world.backends import MemoryWrite, Produced, StepRequest
 from loci.world.backends.registry import _SPECS, register
@@ -50,7 +51,9 @@ def test_a_new_backend_is_one_class_and_one_registration(grey_backend):
 
 
 def test_unknown_backends_are_named():
-    with pytest.raises(ValueError, match="unknown backend 'wrap'; valid: warp, copy-last, engine, loci, dit"):
+    with pytest.raises(
+        ValueError, match="unknown backend 'wrap'; valid: warp, copy-last, engine, loci, student, dit"
+    ):
         WorldConfig(backend="wrap")
     with pytest.raises(ValueError, match="unknown backend"):
         backend_spec("")
@@ -62,9 +65,10 @@ def test_a_name_registers_once():
 
 
 def test_the_registry_says_what_differs_between_backends():
-    assert BACKENDS == ("warp", "copy-last", "engine", "loci", "dit")
+    assert BACKENDS == ("warp", "copy-last", "engine", "loci", "student", "dit")
     learned = {n for n in BACKENDS if backend_spec(n).learned}
-    assert learned == {"loci", "dit"}
+    assert learned == {"loci", "student", "dit"}
+    assert {n for n in BACKENDS if backend_spec(n).weights == "student"} == {"student"}
     engine = backend_spec("engine")
     assert not engine.starts_from_image and engine.driven_by == "keys" and engine.resume == "replay"
     assert not backend_spec("copy-last").needs_depth
@@ -73,7 +77,11 @@ def test_the_registry_says_what_differs_between_backends():
 @pytest.mark.parametrize("name", [n for n in BACKENDS if backend_spec(n).starts_from_image])
 def test_every_backend_that_starts_from_an_image_steps_keys_text_and_poses(name):
     rgb, depth, K = synthetic_start()
-    s = World(WorldConfig(backend=name, collision_m=None)).start(rgb, depth, K)
+    # a student has the world model's layout; where none ships, the world model's weights stand in
+    weights = (
+        SHIPPED_WORLD if backend_spec(name).weights == "student" and not SHIPPED_STUDENT.is_file() else None
+    )
+    s = World(WorldConfig(backend=name, collision_m=None, world_checkpoint=weights)).start(rgb, depth, K)
     target = s.controller.peek("WQ").numpy()
     f = s.step("WQ")
     np.testing.assert_allclose(f.pose, target, atol=1e-6)

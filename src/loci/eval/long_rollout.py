@@ -3,7 +3,8 @@
 The truth is recorded once (an exploration policy on a held-out level); every backend then runs
 free along the true camera poses through the World/Session API (no teacher forcing), and each
 horizon bucket (frames 1–16, 17–64, 65–256, 257–1000 after the start frame) gets its mean PSNR,
-SSIM, temporal flickering (the truth's own flickering in the same frames is the reference) and
+SSIM, sharpness ratio (prediction / truth Laplacian energy), temporal flickering (the truth's own
+flickering in the same frames is the reference) and
 steps/s. Writes JSON, a PSNR-vs-frame plot and a truth | backends MP4.
 """
 
@@ -25,7 +26,7 @@ from loci.engines import Engine, make_engine
 from loci.io import Mp4Writer, atomic_path, atomic_write_text, hstack_panels, label_image, machine_info
 from loci.world import PointMemoryConfig, World, WorldConfig
 
-from .metrics import PSNR_CAP_DB, psnr, ssim, temporal_flickering
+from .metrics import PSNR_CAP_DB, psnr, sharpness_ratio, ssim, temporal_flickering
 from .revisit import RevisitConfig, find_revisits, revisit_consistency
 from .suite import Case, Scenario
 from .truth import Truth, record_truth
@@ -146,6 +147,7 @@ def score_rollout(truth: Truth, roll: Rollout, buckets: list[tuple[str, int, int
                 "psnr": _mean(frame_psnr[a : b + 1]),
                 "ssim": _mean(frame_ssim[a : b + 1]),
                 "flicker": temporal_flickering(roll.rgb[a - 1 : b + 1]),
+                "sharpness": sharpness_ratio(roll.rgb[a : b + 1], truth.rgb[a : b + 1]),
                 "steps_per_s": float((b - a + 1) / max(roll.step_s[a - 1 : b].sum(), 1e-9)),
                 "steps_per_cpu_s": float((b - a + 1) / max(roll.step_cpu_s[a - 1 : b].sum(), 1e-9)),
             }
@@ -181,7 +183,7 @@ def score_rollout(truth: Truth, roll: Rollout, buckets: list[tuple[str, int, int
     return out
 
 
-def _checkpoint_info(path: str | None) -> dict | None:
+def checkpoint_info(path: str | None) -> dict | None:
     """Path, SHA-256 and training step (from the safetensors metadata, when there) of a checkpoint."""
     if not path or not Path(path).is_file():
         return None if not path else {"path": str(path), "missing": True}
@@ -237,7 +239,7 @@ def run(cfg: LongRolloutConfig) -> dict:
         "backends": list(cfg.backends),
         "learned": {k: str(v) for k, v in cfg.learned.items()},
         "memory": None if cfg.memory is None else str(cfg.memory),
-        "world_checkpoint": _checkpoint_info(cfg.learned.get("world_checkpoint")),
+        "world_checkpoint": checkpoint_info(cfg.learned.get("world_checkpoint")),
         "record_seconds": record_s,
         "truth_flicker": [
             {"horizon": label, "flicker": temporal_flickering(truth.rgb[a - 1 : b + 1])}
@@ -275,8 +277,8 @@ def markdown_table(results: dict) -> str:
         )
         + f", free-running along the true poses; {results['seconds']:.0f} s.",
         "",
-        "| backend | frames | PSNR | SSIM | flicker | truth flicker | steps/s | steps/CPU-s |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| backend | frames | PSNR | SSIM | sharpness | flicker | truth flicker | steps/s | steps/CPU-s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     notes = []
     for row in results["rows"]:
@@ -286,7 +288,7 @@ def markdown_table(results: dict) -> str:
         for b in row["buckets"]:
             lines.append(
                 f"| {row['backend']} | {b['first']}–{b['last']} | {_fmt(b['psnr'], 2)} | {_fmt(b['ssim'], 3)} | "
-                f"{_fmt(b['flicker'], 4)} | {_fmt(truth_flicker[b['horizon']], 4)} | {_fmt(b['steps_per_s'], 1)} | "
+                f"{_fmt(b.get('sharpness'), 2)} | {_fmt(b['flicker'], 4)} | {_fmt(truth_flicker[b['horizon']], 4)} | {_fmt(b['steps_per_s'], 1)} | "
                 f"{_fmt(b['steps_per_cpu_s'], 1)} |"
             )
     revisits = [r for r in results["rows"] if r.get("revisit_pairs")]

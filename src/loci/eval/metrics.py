@@ -174,6 +174,29 @@ def temporal_flickering(video: np.ndarray) -> float:
     return float((DATA_RANGE - diffs.mean()) / DATA_RANGE)
 
 
+def laplacian_energy(video: np.ndarray) -> np.ndarray:
+    """Per-frame variance of the Laplacian of the grey image of ``(T, H, W, 3)`` uint8 frames, ``(T,)``.
+
+    ``cv2.Laplacian`` (3×3 aperture, float64) of ``cv2.cvtColor(RGB2GRAY)``, border reflected; the
+    classic focus measure: blur lowers it, speckle noise raises it.
+    """
+    v = np.asarray(video)
+    if v.ndim != 4 or v.shape[-1] != 3 or v.dtype != np.uint8 or len(v) == 0:
+        raise ValueError(f"video must be (T>=1, H, W, 3) uint8, got {v.shape} {v.dtype}")
+    return np.array([cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in v])
+
+
+def sharpness_ratio(pred: np.ndarray, true: np.ndarray) -> float:
+    """Laplacian energy of ``pred`` summed over its frames over that of ``true`` (both ``(T, H, W, 3)``
+    uint8): 1 = as sharp as the truth, below 1 = blur, above 1 = noise or speckle. ``nan`` when the
+    truth has no texture at all (every frame flat)."""
+    p, t = np.asarray(pred), np.asarray(true)
+    if p.shape != t.shape:
+        raise ValueError(f"pred and true must have the same shape, got {p.shape} and {t.shape}")
+    den = float(laplacian_energy(t).sum())
+    return float(laplacian_energy(p).sum() / den) if den > 0 else float("nan")
+
+
 @dataclass(frozen=True)
 class MemorySymmetryConfig:
     """WorldScape A.1.1 constants: ``s = exp(-k1 max(MSE - a, 0)^k2)``, weights ``exp(alpha |i - (n-1)/2|)``."""

@@ -24,6 +24,8 @@ COLUMNS = (
     ("psnr@256", "PSNR@256", 2),
     ("ssim@16", "SSIM@16", 3),
     ("ssim@64", "SSIM@64", 3),
+    ("sharp@64", "sharp@64", 2),
+    ("sharp@256", "sharp@256", 2),
     ("depth_absrel", "AbsRel", 3),
     ("depth_delta1", "δ<1.25", 3),
     ("depth_coverage", "depth cov.", 2),
@@ -58,6 +60,8 @@ def markdown_tables(results: dict) -> str:
         f"{results['seconds']:.0f} s on {info['cpu']} ({info['cores']} cores, torch {info['torch']}).",
         "",
         "TF = teacher-forced next frame; PSNR@h = mean over free-running frames (previous horizon, h]; "
+        "sharp@h = sharpness ratio over the same frames (grey Laplacian energy, prediction / truth: "
+        "below 1 blur, above 1 noise); "
         "revisit PSNR against the true view and against the view generated at the first visit; TA score = "
         "mean per-step 6-DoF direction similarity of the camera motion estimated from the generated pixels "
         "(with their depth) to the true one, TA = WorldScape's Trajectory Accuracy, the share of cases whose "

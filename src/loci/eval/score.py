@@ -7,7 +7,15 @@ import math
 import numpy as np
 
 from .camera import MotionConfig, estimate_trajectory
-from .metrics import PSNR_CAP_DB, depth_error, memory_symmetry, psnr, ssim, temporal_flickering
+from .metrics import (
+    PSNR_CAP_DB,
+    depth_error,
+    memory_symmetry,
+    psnr,
+    sharpness_ratio,
+    ssim,
+    temporal_flickering,
+)
 from .revisit import RevisitConfig, find_revisits, revisit_consistency
 from .runner import Prediction
 from .trajectory import camera_errors, trajectory_accuracy
@@ -43,6 +51,7 @@ def score_case(truth: Truth, pred: Prediction) -> dict:
     for h, a, b in horizon_buckets(T):
         out[f"psnr@{h}"] = _mean(frame_psnr[a : b + 1])
         out[f"ssim@{h}"] = _mean(frame_ssim[a : b + 1])
+        out[f"sharp@{h}"] = sharpness_ratio(pred.rgb[a : b + 1], truth.rgb[a : b + 1])
     if pred.tf_rgb is not None:
         out["tf_psnr"] = _mean([psnr(pred.tf_rgb[t], truth.rgb[t], cap_db=cap) for t in range(1, T)])
         out["tf_ssim"] = _mean([ssim(pred.tf_rgb[t], truth.rgb[t]) for t in range(1, T)])

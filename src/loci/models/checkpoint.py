@@ -190,3 +190,35 @@ def load_model(path: str | os.PathLike, kind: str, build, config_cls, device: st
     model = build(config_from_dict(config_cls, ckpt.config, f"{path}: config"))
     load_weights(model, ckpt.model_state, str(path))
     return model.to(device).eval()
+
+
+def previous_path(path: str | os.PathLike) -> Path:
+    """Where :func:`save_rotating` keeps the checkpoint before the newest (``x.safetensors`` → ``x.prev.safetensors``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def save_rotating(path: str | os.PathLike, *args, **kwargs) -> Path:
+    """:func:`save_checkpoint` that first moves the existing checkpoint at ``path`` to
+    :func:`previous_path` (an atomic rename), so a resume always has a last good one to fall back to."""
+    path = Path(path)
+    if path.is_file():
+        os.replace(path, previous_path(path))
+    return save_checkpoint(path, *args, **kwargs)
+
+
+def load_newest_good(path: str | os.PathLike, kind: str | None = None) -> tuple[Checkpoint, Path, str | None]:
+    """The checkpoint at ``path``, or, when it is unreadable or corrupt, the previous one of
+    :func:`save_rotating`. Returns ``(checkpoint, where it came from, why the newest was skipped or
+    None)``; raises ``ValueError`` naming both files when neither loads."""
+    path = Path(path)
+    try:
+        return load_checkpoint(path, kind), path, None
+    except ValueError as err:
+        prev = previous_path(path)
+        if not prev.is_file():
+            raise
+        try:
+            return load_checkpoint(prev, kind), prev, str(err)
+        except ValueError as err_prev:
+            raise ValueError(f"no good checkpoint to resume from: {err}; and {err_prev}") from None

@@ -143,3 +143,46 @@ def sample_chunk(
         )
     schedule = torch.cat([schedule.new_tensor([t_start]), schedule[schedule < t_start]])
     return euler(velocity, noise, schedule, known, init=x0)
+
+
+def few_step_times(steps: int, shift: float = 1.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(steps,)`` decreasing flow times ``t_0 = 1 > … > t_{steps-1} > 0`` of a few-step student
+    (DMD / Self-Forcing: ``[1000, 750, 500, 250]`` for 4 steps, shifted like training)."""
+    if steps < 1:
+        raise ValueError(f"few-step sampling needs steps >= 1, got {steps}")
+    return time_schedule(steps, shift, dtype)[:-1]
+
+
+def renoise_sample(
+    velocity: Velocity,
+    noise: torch.Tensor,
+    times: torch.Tensor,
+    generator: torch.Generator | None = None,
+    exit_step: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Few-step sampling of a distilled student (CausVid / Self-Forcing / DMD2).
+
+    At step ``j`` the student predicts the clean latents ``x̂0 = x - t_j·v(x, t_j)``; the next input is
+    ``x̂0`` re-noised with fresh noise to ``t_{j+1}``, ``(1 - t_{j+1})·x̂0 + t_{j+1}·ε``. ``exit_step``
+    (default the last) returns that step's ``x̂0``: the steps before it run without gradients, the
+    exit step keeps the graph (Self-Forcing's stochastic gradient truncation).
+
+    noise: ``(B, F, C, h, w)``; times: ``(S,)`` from :func:`few_step_times`. Returns
+    ``(x̂0, x, t)``: the result, the exit step's input and its flow time (0-d).
+    """
+    S = len(times)
+    exit_step = S - 1 if exit_step is None else exit_step
+    if not 0 <= exit_step < S:
+        raise ValueError(f"exit_step must lie in [0, {S}), got {exit_step}")
+    x = noise
+    for j in range(exit_step + 1):
+        t = times[j].to(x.dtype)
+        if j < exit_step:
+            with torch.no_grad():
+                x0 = x - t * velocity(x, t)
+                t_next = times[j + 1].to(x.dtype)
+                eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+                x = (1 - t_next) * x0 + t_next * eps
+        else:
+            x0 = x - t * velocity(x, t)
+    return x0, x, times[exit_step]

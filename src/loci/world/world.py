@@ -18,7 +18,7 @@ from loci.engines import Engine, make_engine
 from loci.geometry import intrinsics_from_fov
 from loci.io import file_digest
 from loci.memory import LightFalloff, PointMemory, PointMemoryConfig, frame_strength, load_light_falloff
-from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_TOKENIZER, SHIPPED_WORLD
+from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_STUDENT, SHIPPED_TOKENIZER, SHIPPED_WORLD
 from loci.models.loading import load_depth_model, load_tokenizer, load_world_model
 
 from .backends import BackendContext, WarpConfig, backend_spec
@@ -93,12 +93,19 @@ class World:
     def learned_models(self):
         """The world model and tokenizer of a learned backend (loaded once, shared by the sessions)."""
         if self._models is None:
-            world = self.cfg.world_checkpoint or SHIPPED_WORLD
+            shipped = SHIPPED_STUDENT if self.spec.weights == "student" else SHIPPED_WORLD
+            world = self.cfg.world_checkpoint or shipped
             tokenizer = self.cfg.tokenizer_checkpoint or SHIPPED_TOKENIZER
             for what, path in (("world", world), ("tokenizer", tokenizer)):
                 if not Path(path).is_file():
+                    hint = (
+                        " (no student ships yet: distil one with `loci train student --config "
+                        "configs/student_doom_miniworld.json` and pass --world-checkpoint)"
+                        if path == SHIPPED_STUDENT
+                        else ""
+                    )
                     raise ValueError(
-                        f"the {self.cfg.backend} backend needs a {what} checkpoint: {path} does not exist"
+                        f"the {self.cfg.backend} backend needs a {what} checkpoint: {path} does not exist{hint}"
                     )
             self._models = (load_world_model(world), load_tokenizer(tokenizer))
             self._weights = {"world": file_digest(world), "tokenizer": file_digest(tokenizer)}

@@ -118,7 +118,8 @@ class BackendSpec:
     starts only from its own first frame); ``needs_depth``: a start image without depth gets the
     depth net's; ``driven_by``: ``poses`` (the controls' target camera) or ``keys`` (the engine
     moves itself); ``resume``: a saved session comes back from its ``state`` or by ``replay`` of its
-    actions."""
+    actions; ``weights``: which shipped world-model checkpoint a learned backend loads when none is
+    given (``world``: the memory-conditioned world model, ``student``: its distilled student)."""
 
     name: str
     build: Callable[[BackendContext], Backend]
@@ -128,3 +129,4 @@ class BackendSpec:
     needs_depth: bool = True
     driven_by: Literal["poses", "keys"] = "poses"
     resume: Literal["state", "replay"] = "state"
+    weights: Literal["world", "student"] = "world"

@@ -46,7 +46,9 @@ from loci.models import (
     SamplerConfig,
     Tokenizer,
     evict_except,
+    few_step_times,
     latent_plucker,
+    renoise_sample,
     sample_chunk,
     sliding_window,
 )
@@ -58,6 +60,7 @@ from .base import Backend, BackendContext, BackendSpec, MemoryWrite, Produced, S
 
 MEMORY_MODES = ("latent", "points", "none")
 ANCHOR_SOURCES = ("memory", "fill")
+SAMPLERS = ("euler", "renoise")
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,11 @@ class DitConfig:
     ``hole_blend · generated + (1 − hole_blend) · inpainted``. remember_blend: that mix for what the
     point memory keeps, when it differs from what is shown (None: what is shown). hole_ramp: pixels
     over which the mix ramps from the inpainting alone at a disocclusion's border to ``hole_blend``
-    (0: ``hole_blend`` everywhere). Fields left at None take the session's preset
-    (:class:`SamplingPreset`)."""
+    (0: ``hole_blend`` everywhere). sampler: ``euler`` (the flow ODE, ``steps`` Euler steps) or
+    ``renoise`` (a distilled student's few-step sampler, :func:`loci.models.renoise_sample`: predict
+    the clean latents, re-noise them to the next of ``steps`` times). student_steps: ``steps`` of the
+    ``student`` backend (trained with 4; 1 and 2 run too, faster). Fields left at None take the
+    session's preset (:class:`SamplingPreset`)."""
 
     steps: int = 2
     shift: float = 3.0
@@ -109,8 +115,12 @@ class DitConfig:
     hole_blend: float | None = None
     remember_blend: float | None = None
     hole_ramp: float | None = None
+    sampler: str = "euler"
+    student_steps: int = 4
 
     def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"DitConfig.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.memory not in MEMORY_MODES:
             raise ValueError(f"DitConfig.memory must be one of {MEMORY_MODES}, got {self.memory!r}")
         if self.steps < 1 or self.window < 1 or not 0 <= self.commit_t < 1:
@@ -299,7 +309,27 @@ class LearnedBackend(Backend):
         c = self.model.config
         noise = torch.randn(1, 1, c.latent_channels, *step.latent, generator=self.gen)
         i = step.index
-        z = sample_chunk(
+        if self.cfg.sampler == "renoise":
+            z = self._renoise(noise, step)
+        else:
+            z = self._euler(noise, step)
+        t = torch.full((1, 1), self.cfg.commit_t)
+        self.model.commit(z, self.cache, [i], step.attend, i, step.cond.without("memory"), t=t)
+        evict_except(self.cache, sliding_window(self.cache.slots, self.cfg.window))
+        self.frame_index = i
+        return z
+
+    def _renoise(self, noise: torch.Tensor, step: Conditioned) -> torch.Tensor:
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.model.step(x, t.expand(1, 1), self.cache, step.attend, step.index, step.cond)
+
+        times = few_step_times(self.cfg.steps, self.cfg.shift)
+        z, _, _ = renoise_sample(velocity, noise, times, self.gen)
+        return z
+
+    def _euler(self, noise: torch.Tensor, step: Conditioned) -> torch.Tensor:
+        i = step.index
+        return sample_chunk(
             self.model,
             noise,
             self.cache,
@@ -310,11 +340,6 @@ class LearnedBackend(Backend):
             known=step.known,
             init=step.init,
         )
-        t = torch.full((1, 1), self.cfg.commit_t)
-        self.model.commit(z, self.cache, [i], step.attend, i, step.cond.without("memory"), t=t)
-        evict_except(self.cache, sliding_window(self.cache.slots, self.cfg.window))
-        self.frame_index = i
-        return z
 
     def decode(self, z: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
         """Stage 3: latents ``(1, 1, C, h, w)`` → RGB ``(H, W, 3)`` uint8 and depth ``(H, W)`` metres."""
@@ -486,11 +511,21 @@ class LearnedBackend(Backend):
         self.last_keys = bytes(state["last_keys"].tolist()).decode()
 
 
-def _builder(name: str, with_memory: bool):
+def _builder(name: str, with_memory: bool, student: bool = False):
     def build(ctx: BackendContext) -> LearnedBackend:
         cfg = ctx.world.dit
         if not with_memory:  # the same model without any spatial memory
             cfg = dataclasses.replace(cfg, memory="none", composite=False, start_from_fill=None)
+        if student:  # the distilled student draws every pixel from noise, seeing the latent memory
+            cfg = dataclasses.replace(
+                cfg,
+                sampler="renoise",
+                steps=cfg.student_steps,
+                memory="latent",
+                composite=False,
+                start_from_fill=None,
+                anchor=None,
+            )
         model, tokenizer = ctx.models()
         return LearnedBackend(model, tokenizer, cfg, ctx.preset.sampling, name)
 
@@ -503,6 +538,14 @@ SPECS = (
         _builder("loci", True),
         "the learned world (tokenizer + causal DiT) conditioned on its spatial memory (shipped)",
         learned=True,
+    ),
+    BackendSpec(
+        "student",
+        _builder("student", True, student=True),
+        "the few-step student distilled from the learned world (Self-Forcing + DMD): every pixel "
+        "generated, from noise, conditioned on its latent memory (no compositing, no inpainting)",
+        learned=True,
+        weights="student",
     ),
     BackendSpec(
         "dit",
