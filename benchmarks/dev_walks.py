@@ -50,11 +50,12 @@ WALKS = (  # (engine, level, seed): training levels, seeds outside every dataset
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--backends", default="copy-last,warp,loci,student", help="names; student@N: the student at N steps"
+        "--backends", default="copy-last,warp,loci,student", help="names; student@N, teacher@N: at N steps"
     )
     ap.add_argument("--frames", type=int, default=257, help="frames per walk, start frame included")
     ap.add_argument("--policy", default="random_walk")
     ap.add_argument("--engines", default="vizdoom,miniworld")
+    ap.add_argument("--walks", type=int, default=None, help="only the first N walks of each engine")
     ap.add_argument("--student-checkpoint", default=None, help="the student backend's weights")
     ap.add_argument("--world-checkpoint", default=None, help="the loci/dit backends' weights")
     ap.add_argument("--threads", type=int, default=2)
@@ -63,15 +64,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_backend(spec: str, truth, args: argparse.Namespace) -> Rollout:
-    """Free-run ``spec`` (a backend name, or ``student@N`` for the student at N denoising steps) along
+    """Free-run ``spec`` (a backend name, or ``student@N`` / ``teacher@N`` at N denoising steps) along
     ``truth``; the student and the other learned worlds load their own weights."""
     backend, _, steps = spec.partition("@")
     path = args.student_checkpoint if backend == "student" else args.world_checkpoint
     learned: dict = {"world_checkpoint": path} if path else {}
     if steps:
-        if backend != "student" or not steps.isdigit() or int(steps) < 1:
-            raise ValueError(f"{spec!r}: only the student takes @N, N >= 1 denoising steps")
-        learned["dit"] = DitConfig(student_steps=int(steps))
+        if backend not in ("student", "teacher") or not steps.isdigit() or int(steps) < 1:
+            raise ValueError(f"{spec!r}: only the student and the teacher take @N, N >= 1 denoising steps")
+        learned["dit"] = DitConfig(**{f"{backend}_steps": int(steps)})
     return dataclasses.replace(free_run(backend, truth, learned), backend=spec)
 
 
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     engines = {e.strip() for e in args.engines.split(",")}
     start, walks = time.perf_counter(), []
-    for engine_name, level, seed in (w for w in WALKS if w[0] in engines):
+    chosen = [w for e in sorted(engines) for w in [w for w in WALKS if w[0] == e][: args.walks]]
+    for engine_name, level, seed in chosen:
         if split_of(engine_name, level, seed) != "train":
             raise ValueError(f"dev walk {engine_name} {level} seed {seed} is in the test split")
         engine = make_engine(engine_name)

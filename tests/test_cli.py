@@ -105,6 +105,13 @@ def test_the_disocclusion_settings_reach_the_learned_world_and_are_checked(capsy
     )
     fields = ("hole_blend", "hole_ramp", "anchor_from")
     assert [getattr(_dit(unset), k) for k in fields] == [getattr(DitConfig(), k) for k in fields]
+    steps = ("steps", "student_steps", "teacher_steps")
+    one = argparse.Namespace(
+        **{**vars(unset), "sample_steps": 1}
+    )  # --sample-steps reaches every learned backend
+    assert [getattr(_dit(one), k) for k in steps] == [1, 1, 1]
+    default = argparse.Namespace(**{**vars(unset), "sample_steps": None})
+    assert [getattr(_dit(default), k) for k in steps] == [getattr(DitConfig(), k) for k in steps]
     with pytest.raises(SystemExit):  # argparse refuses a choice it does not know, by name
         main(["bench", "--quick", "--backends", "loci", "--anchor-from", "noise"])
     assert "--anchor-from: invalid choice: 'noise'" in capsys.readouterr().err

@@ -120,7 +120,7 @@ def _cmd_info(args: argparse.Namespace) -> None:
     import json
 
     from loci.io import file_digest
-    from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_TOKENIZER, SHIPPED_WORLD
+    from loci.models import SHIPPED_DEPTH, SHIPPED_LIGHT, SHIPPED_STUDENT, SHIPPED_TOKENIZER, SHIPPED_WORLD
     from loci.world import BACKENDS, backend_spec, load_preset, preset_names
 
     print("backends (--world):")
@@ -141,6 +141,7 @@ def _cmd_info(args: argparse.Namespace) -> None:
     for what, path in (
         ("tokenizer", SHIPPED_TOKENIZER),
         ("world", SHIPPED_WORLD),
+        *((("student", SHIPPED_STUDENT),) if SHIPPED_STUDENT.is_file() else ()),
         ("depth", SHIPPED_DEPTH),
         *((f"light ({engine})", p) for engine, p in SHIPPED_LIGHT.items()),
     ):
@@ -151,9 +152,9 @@ def _dit(args: argparse.Namespace):
     from loci.world import DitConfig
 
     optional = {k: getattr(args, k) for k in ("hole_blend", "hole_ramp", "anchor_from")}
-    return DitConfig(
-        steps=args.sample_steps, memory=args.memory, **{k: v for k, v in optional.items() if v is not None}
-    )
+    if args.sample_steps is not None:  # every learned backend's step count
+        optional |= dict.fromkeys(("steps", "student_steps", "teacher_steps"), args.sample_steps)
+    return DitConfig(memory=args.memory, **{k: v for k, v in optional.items() if v is not None})
 
 
 def _world_help() -> str:
@@ -174,14 +175,20 @@ def _add_learned_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tokenizer",
         default=None,
-        help="tokenizer checkpoint of --world loci/dit (default: the shipped one)",
+        help="tokenizer checkpoint of a learned --world (default: the shipped one)",
     )
     p.add_argument(
         "--world-checkpoint",
         default=None,
-        help="world-model checkpoint of --world loci/dit (default: the shipped one)",
+        help="world-model checkpoint of a learned --world (default: the shipped world model; for "
+        "student, the shipped student)",
     )
-    p.add_argument("--sample-steps", type=int, default=2, help="Euler steps per frame of --world loci/dit")
+    p.add_argument(
+        "--sample-steps",
+        type=int,
+        default=None,
+        help="denoising steps per frame of a learned --world (default: loci, dit 2; teacher 8; student 4)",
+    )
     p.add_argument(
         "--memory",
         default="latent",

@@ -52,7 +52,8 @@ def test_a_new_backend_is_one_class_and_one_registration(grey_backend):
 
 def test_unknown_backends_are_named():
     with pytest.raises(
-        ValueError, match="unknown backend 'wrap'; valid: warp, copy-last, engine, loci, student, dit"
+        ValueError,
+        match="unknown backend 'wrap'; valid: warp, copy-last, engine, loci, student, teacher, dit",
     ):
         WorldConfig(backend="wrap")
     with pytest.raises(ValueError, match="unknown backend"):
@@ -65,9 +66,9 @@ def test_a_name_registers_once():
 
 
 def test_the_registry_says_what_differs_between_backends():
-    assert BACKENDS == ("warp", "copy-last", "engine", "loci", "student", "dit")
+    assert BACKENDS == ("warp", "copy-last", "engine", "loci", "student", "teacher", "dit")
     learned = {n for n in BACKENDS if backend_spec(n).learned}
-    assert learned == {"loci", "student", "dit"}
+    assert learned == {"loci", "student", "teacher", "dit"}
     assert {n for n in BACKENDS if backend_spec(n).weights == "student"} == {"student"}
     engine = backend_spec("engine")
     assert not engine.starts_from_image and engine.driven_by == "keys" and engine.resume == "replay"

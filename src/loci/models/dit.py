@@ -31,6 +31,7 @@ from torch import nn
 from .adapters import ActionEmbedding, Conditions, PluckerAdapter, sinusoidal_embedding
 from .blocks import AttentionContext, DiTBlock, Head, Rotary, block_causal_mask, teacher_forcing_mask
 from .kv_cache import CacheGeometry, KVCache, SlotId
+from .memory_skip import MemorySkip
 from .rope import PositionLayout, chunk_positions, rope_angles, rope_split
 
 
@@ -45,7 +46,9 @@ class DiTConfig:
     chunk_frames: latent frames generated per chunk (F). max_history: most cache frames a chunk may
     attend to; the current chunk's rotary positions start at ``max_history``.
     num_actions: discrete action vocabulary (loci keys: 3⁴ = 81 W/S·A/D·Q/E·R/F combinations); one more
-    id is the null action.
+    id is the null action. memory_skip: hidden channels of the full-resolution memory skip head
+    (:class:`~loci.models.memory_skip.MemorySkip`: a learned per-pixel gate to the memory's latents
+    and a refining residual); 0 = none (the shipped world model).
     """
 
     latent_channels: int = 16
@@ -63,12 +66,18 @@ class DiTConfig:
     camera_blocks: int = 1
     rope_theta: float = 10000.0
     eps: float = 1e-6
+    memory_skip: int = 0
 
     def __post_init__(self) -> None:
         for name in ("latent_channels", "patch_size", "width", "depth", "heads", "chunk_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DiTConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("cond_channels", "max_history", "num_actions", "camera_blocks"):
+        if self.memory_skip and self.cond_channels != self.latent_channels + 2:
+            raise ValueError(
+                f"DiTConfig.memory_skip needs the memory condition (cond_channels = latent_channels + 2 = "
+                f"{self.latent_channels + 2}), got cond_channels={self.cond_channels}"
+            )
+        for name in ("cond_channels", "max_history", "num_actions", "camera_blocks", "memory_skip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"DiTConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.width % self.heads:
@@ -106,6 +115,7 @@ class CausalDiT(nn.Module):
         self.head = Head(d, cfg.latent_channels, p, cfg.eps)
         nn.init.zeros_(self.head.head.weight)  # Wan: the head starts at zero velocity
         nn.init.zeros_(self.head.head.bias)
+        self.memory_skip = MemorySkip(cfg.latent_channels, cfg.memory_skip) if cfg.memory_skip else None
 
     # ---------------------------------------------------------------- public API
 
@@ -135,7 +145,7 @@ class CausalDiT(nn.Module):
         mask = block_causal_mask(T, cfg.chunk_frames, rows * cols, x.device)
         for block in self.blocks:
             tokens, _, _ = block(tokens, e0, rotary, mask=mask)
-        return self._unpatchify(self.head(tokens, e), (h, w))
+        return self._output(tokens, e, x, t, cond, (h, w))
 
     def teacher_forced(
         self,
@@ -180,7 +190,7 @@ class CausalDiT(nn.Module):
         mask = teacher_forcing_mask(T, targets, cfg.chunk_frames, rows * cols, clean.device)
         for block in self.blocks:
             tokens, _, _ = block(tokens, e0, rotary, mask=mask)
-        return self._unpatchify(self.head(tokens[:, T:], e_n), (h, w))
+        return self._output(tokens[:, T:], e_n, noisy, t_noisy, cond_noisy, (h, w))
 
     def step(
         self,
@@ -268,7 +278,7 @@ class CausalDiT(nn.Module):
                 tokens, k, v = block(tokens, e0, rotary, context=context)
             keys.append(k.unflatten(1, (F_, rows * cols)))
             values.append(v.unflatten(1, (F_, rows * cols)))
-        out = self._unpatchify(self.head(tokens, e), (h, w)) if need_output else None
+        out = self._output(tokens, e, x, t, cond, (h, w)) if need_output else None
         return out, (torch.stack(keys), torch.stack(values))
 
     def _embed(self, x: torch.Tensor, t: torch.Tensor, cond: Conditions):
@@ -296,6 +306,14 @@ class CausalDiT(nn.Module):
         e = self.time_embedding(sinusoidal_embedding(t, cfg.freq_dim).to(x.dtype))
         e = e + self.action_embedding(action, cond.drop_action)
         return tokens, e, self.time_projection(e).unflatten(-1, (6, cfg.width))
+
+    def _output(self, tokens, e, x, t, cond: Conditions | None, latent_size: tuple[int, int]) -> torch.Tensor:
+        """The head's velocity ``(B, T, C, h, w)`` of tokens ``(B, T, n, d)``, through the memory skip
+        (:class:`~loci.models.memory_skip.MemorySkip`) when the model has one."""
+        v = self._unpatchify(self.head(tokens, e), latent_size)
+        if self.memory_skip is None:
+            return v
+        return self.memory_skip(v, x, t, cond.memory if cond is not None else None)
 
     def _unpatchify(self, out: torch.Tensor, latent_size: tuple[int, int]) -> torch.Tensor:
         """``(B, T, n, p·p·C)`` → ``(B, T, C, h, w)`` (Wan's channel order ``(p_h, p_w, C)``), cropped."""

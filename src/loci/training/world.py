@@ -211,6 +211,24 @@ def evaluate_world(
     return {"val_loss": float(np.mean(losses))}
 
 
+def grown_state(model: CausalDiT, config: dict, state: dict, cfg: WorldTrainConfig) -> dict:
+    """The state to start ``model`` from, given an ``init_from`` checkpoint's config and weights: the
+    same architecture, or one that only adds a memory skip head (``memory_skip`` 0 → > 0), which
+    keeps its fresh initialisation. Any other difference is refused, naming the fields."""
+    want = config_to_dict(cfg.model)
+    differ = sorted(
+        k for k in set(want) | set(config) if want.get(k) != config.get(k, 0 if k == "memory_skip" else None)
+    )
+    if not differ:
+        return state
+    if differ == ["memory_skip"] and not config.get("memory_skip"):
+        fresh = {k: v for k, v in model.state_dict().items() if k.startswith("memory_skip.")}
+        return {**state, **fresh}
+    raise ValueError(
+        f"init_from {cfg.init_from} has a different model config than {cfg.model} (fields: {', '.join(differ)})"
+    )
+
+
 def train_world(cfg: WorldTrainConfig) -> Path:
     """Train (or resume) the world model; returns the path of the last checkpoint."""
     torch.manual_seed(cfg.seed)
@@ -242,9 +260,7 @@ def train_world(cfg: WorldTrainConfig) -> Path:
                 f"init_from {cfg.init_from} does not exist: train the world model it starts from first"
             )
         init = load_checkpoint(cfg.init_from, KIND)
-        if init.config != config_to_dict(cfg.model):
-            raise ValueError(f"init_from {cfg.init_from} has a different model config than {cfg.model}")
-        load_weights(model, init.model_state, str(cfg.init_from))
+        load_weights(model, grown_state(model, init.config, init.model_state, cfg), str(cfg.init_from))
     train = iter(_loader(cfg.data_dir, cfg, cfg.seed + step))
     val = _loader(cfg.eval_dir, cfg, 999) if cfg.eval_dir else None
     gen = torch.Generator().manual_seed(cfg.seed + step)

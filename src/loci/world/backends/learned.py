@@ -97,7 +97,8 @@ class DitConfig:
     (0: ``hole_blend`` everywhere). sampler: ``euler`` (the flow ODE, ``steps`` Euler steps) or
     ``renoise`` (a distilled student's few-step sampler, :func:`loci.models.renoise_sample`: predict
     the clean latents, re-noise them to the next of ``steps`` times). student_steps: ``steps`` of the
-    ``student`` backend (trained with 4; 1 and 2 run too, faster). Fields left at None take the
+    ``student`` backend (trained with 4; 1 and 2 run too, faster). teacher_steps: Euler steps of the
+    ``teacher`` backend (the world model from pure noise). Fields left at None take the
     session's preset (:class:`SamplingPreset`)."""
 
     steps: int = 2
@@ -117,6 +118,7 @@ class DitConfig:
     hole_ramp: float | None = None
     sampler: str = "euler"
     student_steps: int = 4
+    teacher_steps: int = 8
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -511,16 +513,21 @@ class LearnedBackend(Backend):
         self.last_keys = bytes(state["last_keys"].tolist()).decode()
 
 
-def _builder(name: str, with_memory: bool, student: bool = False):
+def _builder(name: str, with_memory: bool, from_noise: str | None = None):
+    """``from_noise``: None (the configured sampling), ``"teacher"`` (the world model's flow ODE from
+    pure noise, ``teacher_steps`` Euler steps) or ``"student"`` (the few-step renoise sampler,
+    ``student_steps``); both see the latent memory and draw every pixel (no compositing, no inpainting)."""
+
     def build(ctx: BackendContext) -> LearnedBackend:
         cfg = ctx.world.dit
         if not with_memory:  # the same model without any spatial memory
             cfg = dataclasses.replace(cfg, memory="none", composite=False, start_from_fill=None)
-        if student:  # the distilled student draws every pixel from noise, seeing the latent memory
+        if from_noise is not None:
+            student = from_noise == "student"
             cfg = dataclasses.replace(
                 cfg,
-                sampler="renoise",
-                steps=cfg.student_steps,
+                sampler="renoise" if student else "euler",
+                steps=cfg.student_steps if student else cfg.teacher_steps,
                 memory="latent",
                 composite=False,
                 start_from_fill=None,
@@ -541,11 +548,18 @@ SPECS = (
     ),
     BackendSpec(
         "student",
-        _builder("student", True, student=True),
+        _builder("student", True, from_noise="student"),
         "the few-step student distilled from the learned world (Self-Forcing + DMD): every pixel "
         "generated, from noise, conditioned on its latent memory (no compositing, no inpainting)",
         learned=True,
         weights="student",
+    ),
+    BackendSpec(
+        "teacher",
+        _builder("teacher", True, from_noise="teacher"),
+        "the learned world as a teacher: its flow ODE from pure noise (teacher_steps Euler steps), "
+        "conditioned on its latent memory, every pixel generated (no compositing, no inpainting)",
+        learned=True,
     ),
     BackendSpec(
         "dit",
