@@ -14,22 +14,15 @@ from loci.models import (
     Conditions,
     DiTConfig,
     Tokenizer,
-    TokenizerConfig,
     few_step_times,
     latent_plucker,
     renoise_sample,
 )
 from loci.training.memory_conditions import window_memory_conditions
 from loci.training.self_forcing import rollout, rollout_velocity
+from tests.training.test_world_training import SIZE, TOK
 
-H, W = 32, 48
-TOK = TokenizerConfig(
-    latent_channels=4,
-    downsample=8,
-    widths=(8, 8, 8, 8),
-    encoder_blocks=(0, 0, 0, 1),
-    decoder_blocks=(0, 0, 0, 1),
-)
+H, W = SIZE
 
 
 def student(cond_channels: int = 6, seed: int = 0) -> CausalDiT:

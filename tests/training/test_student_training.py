@@ -16,27 +16,10 @@ from loci.models.checkpoint import load_checkpoint, previous_path, save_checkpoi
 from loci.models.loading import load_world_model
 from loci.training.student import StudentTrainConfig, train_student
 from loci.world import World, WorldConfig
+from tests.training.test_world_training import DIT as WORLD_DIT
+from tests.training.test_world_training import SIZE, TOK
 
-SIZE = (32, 48)
-TOK = TokenizerConfig(
-    latent_channels=4,
-    downsample=8,
-    widths=(8, 8, 8, 8),
-    encoder_blocks=(0, 0, 0, 1),
-    decoder_blocks=(0, 0, 0, 1),
-)
-DIT = DiTConfig(
-    latent_channels=4,
-    cond_channels=6,
-    patch_size=1,
-    width=32,
-    depth=2,
-    heads=2,
-    chunk_frames=1,
-    max_history=4,
-    freq_dim=32,
-    camera_hidden=8,
-)
+DIT = dataclasses.replace(WORLD_DIT, cond_channels=6)  # the world test's tiny models, with memory
 
 
 @pytest.fixture(scope="module")
