@@ -97,9 +97,11 @@ def test_cached_chunks_equal_block_causal_forward(patch, size, conditioned, drop
 
 
 @pytest.mark.parametrize("chunk_frames", [1, 2])
-def test_teacher_forced_pass_equals_commit_then_step(chunk_frames):
-    """Clean history (no memory) + noisy targets (with memory) in one pass == cache commit + step."""
-    model = tiny_model(chunk_frames=chunk_frames)
+@pytest.mark.parametrize("head", [{}, {"cond_channels": 5, "memory_skip": 4}], ids=["plain", "memory_skip"])
+def test_teacher_forced_pass_equals_commit_then_step(chunk_frames, head):
+    """Clean history (no memory) + noisy targets (with memory) in one pass == cache commit + step,
+    with and without the memory skip head."""
+    model = tiny_model(chunk_frames=chunk_frames, **head)
     F = chunk_frames
     clean, t_clean, cond = inputs(model, T=6, seed=3)
     noisy, t_noisy, _ = inputs(model, T=6, seed=4)

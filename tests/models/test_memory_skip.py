@@ -1,5 +1,6 @@
 """The DiT's memory skip head: a shut gate where the memory holds nothing, an open gate lands an Euler
-step exactly on the memory's latents (closed form), cached == full computation with the head, the
+step exactly on the memory's latents (closed form), cached == full computation with the head (the
+teacher-forced pass with the head: tests/models/test_dit.py), the
 shipped world model loads unchanged, and init_from grows a checkpoint by the head only."""
 
 import dataclasses
@@ -67,33 +68,6 @@ def test_cached_chunks_equal_full_forward_with_the_head():
         without = plain(x, t, cond)
     torch.testing.assert_close(cached, full, atol=1e-10, rtol=0)
     assert (full - without).abs().max() > 1e-3  # the head does something
-
-
-@pytest.mark.parametrize("chunk_frames", [1, 2])
-def test_teacher_forced_pass_equals_step_with_the_head(chunk_frames):
-    model = tiny_model(chunk_frames=chunk_frames, **SKIP)
-    F = chunk_frames
-    clean, _, cond = inputs(model, T=4, seed=3)
-    noisy, t_noisy, _ = inputs(model, T=4, seed=4)
-    cond_clean = cond.without("memory")
-    with torch.no_grad():
-        full = model.teacher_forced(
-            clean, noisy[:, F:], list(range(F, 4)), t_noisy[:, F:], cond_clean, cond.frames(F, 4)
-        )
-        cache = model.new_cache(2, tuple(clean.shape[-2:]), capacity=4)
-        outs = []
-        for s in range(0, 4, F):
-            history = list(cache.slots)
-            if s >= F:
-                outs.append(
-                    model.step(
-                        noisy[:, s : s + F], t_noisy[:, s : s + F], cache, history, s, cond.frames(s, s + F)
-                    )
-                )
-            model.commit(
-                clean[:, s : s + F], cache, list(range(s, s + F)), history, s, cond_clean.frames(s, s + F)
-            )
-    torch.testing.assert_close(full, torch.cat(outs, 1), atol=1e-10, rtol=0)
 
 
 def test_the_shipped_world_model_has_no_head_and_loads():

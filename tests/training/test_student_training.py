@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from loci.data.generate import generate
 from loci.models import CausalDiT, DiTConfig, Tokenizer, TokenizerConfig
 from loci.models.checkpoint import load_checkpoint, previous_path, save_checkpoint
 from loci.models.loading import load_world_model
 from loci.training.student import StudentTrainConfig, train_student
 from loci.world import World, WorldConfig
 from tests.training.test_world_training import DIT as WORLD_DIT
-from tests.training.test_world_training import SIZE, TOK
+from tests.training.test_world_training import SIZE, TOK, episodes_and_tokenizer
 
 DIT = dataclasses.replace(WORLD_DIT, cond_channels=6)  # the world test's tiny models, with memory
 
@@ -25,19 +24,7 @@ DIT = dataclasses.replace(WORLD_DIT, cond_channels=6)  # the world test's tiny m
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("student")
-    generate(
-        "synthetic",
-        ["room"],
-        2,
-        10,
-        root / "data",
-        policy="random_walk",
-        workers=1,
-        engine_overrides={"size": SIZE},
-        progress=False,
-    )
-    torch.manual_seed(0)
-    tok = save_checkpoint(root / "tok.safetensors", Tokenizer(TOK), TOK, "tokenizer")
+    tok = episodes_and_tokenizer(root)
     teacher = CausalDiT(DIT)
     torch.nn.init.normal_(teacher.head.head.weight, std=0.05)
     teacher_path = save_checkpoint(root / "teacher.safetensors", teacher, DIT, "world")

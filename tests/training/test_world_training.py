@@ -38,9 +38,8 @@ DIT = DiTConfig(
 )
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
+def episodes_and_tokenizer(root):
+    """Two 10-frame synthetic episodes in ``root/data`` and a random tiny tokenizer; its path."""
     generate(
         "synthetic",
         ["room"],
@@ -53,7 +52,13 @@ def setup(tmp_path_factory):
         progress=False,
     )
     torch.manual_seed(0)
-    tok = save_checkpoint(root / "tok.safetensors", Tokenizer(TOK), TOK, "tokenizer")
+    return save_checkpoint(root / "tok.safetensors", Tokenizer(TOK), TOK, "tokenizer")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    tok = episodes_and_tokenizer(root)
     cfg = WorldTrainConfig(
         data_dir=str(root / "data"),
         eval_dir=str(root / "data"),
